@@ -1,0 +1,150 @@
+//! Configuration: TOML files -> raw serde structs -> one validated [`Config`].
+//!
+//! The pipeline is `read` (I/O) -> `raw` (serde shapes, `deny_unknown_fields`, defaults) ->
+//! `validate` (cross-field rules, typed values). Only this module knows TOML. Every error
+//! names the file, the key and the bad value, and a config is either entirely valid or
+//! refused: callers never see half of one.
+
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::{Name, RData, RecordType};
+use ipnet::IpNet;
+
+use crate::region::{Region, RegionId};
+
+/// A configuration problem, naming where it is and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// Syntax, a wrong type or an unknown key; toml's message carries line, key and value.
+    #[error("{}: {message}", file.display())]
+    Parse { file: PathBuf, message: String },
+    #[error("{}: {key} = {value}: {reason}", file.display())]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// The whole validated configuration of a Meridian deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The `meridian.toml` this was loaded from.
+    pub file: PathBuf,
+    pub zone: Zone,
+    pub services: Vec<Service>,
+    pub answer: AnswerPolicy,
+    pub geo: GeoSettings,
+    pub steering: SteeringRules,
+    /// Sorted by name; `regions[i].id == RegionId(i)`.
+    pub regions: Vec<Region>,
+}
+
+impl Config {
+    /// Reads and validates `meridian.toml` and the region files it points at.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        validate::load(path)
+    }
+
+    pub fn region(&self, id: RegionId) -> &Region {
+        &self.regions[id.index()]
+    }
+
+    pub fn region_by_name(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|region| region.name == name)
+    }
+}
+
+/// The authoritative zone: apex, SOA, name servers and static records.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// Lower-case, fully qualified.
+    pub apex: Name,
+    pub soa: Soa,
+    pub name_servers: Vec<NameServer>,
+    pub ns_ttl: u32,
+    pub records: Vec<StaticRecord>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Soa {
+    pub mname: Name,
+    pub rname: Name,
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct NameServer {
+    pub name: Name,
+    /// Glue addresses; empty for name servers outside the zone.
+    pub addresses: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StaticRecord {
+    pub name: Name,
+    pub record_type: RecordType,
+    pub ttl: u32,
+    pub rdata: RData,
+}
+
+/// A name answered by steering: A and AAAA come from the chosen region.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: Name,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerPolicy {
+    pub ttl: u32,
+    pub max_addresses: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct GeoSettings {
+    /// Resolved against the directory of `meridian.toml`.
+    pub database: PathBuf,
+    pub reload_check: Duration,
+}
+
+/// Explicit region orders that win over distance.
+#[derive(Debug, Clone, Default)]
+pub struct SteeringRules {
+    /// For clients with no location at all.
+    pub default_order: Vec<RegionId>,
+    /// Longest prefix first.
+    pub cidr: Vec<CidrRule>,
+    /// Keyed by ISO 3166-2 code (`US-CA`), upper case.
+    pub subdivision: HashMap<String, Vec<RegionId>>,
+    /// Keyed by ISO 3166-1 alpha-2 code (`GB`), upper case.
+    pub country: HashMap<String, Vec<RegionId>>,
+    /// Keyed by continent code (`EU`), upper case.
+    pub continent: HashMap<String, Vec<RegionId>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CidrRule {
+    pub network: IpNet,
+    pub order: Vec<RegionId>,
+}

@@ -1,0 +1,113 @@
+//! EDNS Client Subnet (RFC 7871): validating the query's option and echoing it with a scope.
+
+use std::net::IpAddr;
+
+use hickory_proto::op::Edns;
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+
+/// Why an ECS option is malformed; the query gets FORMERR (RFC 7871 section 7.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EcsError {
+    /// SOURCE PREFIX-LENGTH longer than the family's address.
+    PrefixTooLong,
+    /// Address bits set beyond SOURCE PREFIX-LENGTH.
+    HostBitsSet,
+}
+
+/// The query's ECS option, if any, after the checks hickory's decoder does not make.
+pub(crate) fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
+    let Some(EdnsOption::Subnet(subnet)) = edns.and_then(|edns| edns.option(EdnsCode::Subnet))
+    else {
+        return Ok(None);
+    };
+    let prefix = subnet.source_prefix();
+    let addr = subnet.addr();
+    let bits = match addr {
+        IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32u8),
+        IpAddr::V6(v6) => (u128::from(v6), 128u8),
+    };
+    let (value, width) = bits;
+    if prefix > width {
+        return Err(EcsError::PrefixTooLong);
+    }
+    let host_mask = if prefix == 0 {
+        if width == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        }
+    } else {
+        (1u128 << (width - prefix)) - 1
+    };
+    if value & host_mask != 0 {
+        return Err(EcsError::HostBitsSet);
+    }
+    Ok(Some(*subnet))
+}
+
+/// The option to send back: the query's family, address and source prefix, with our scope.
+///
+/// `scope` is in the family geolocation used; an IPv4-mapped query address was looked up as
+/// IPv4, so its scope is shifted back into IPv6 terms. Never longer than the source prefix.
+pub(crate) fn echo(query: &ClientSubnet, scope: u8) -> ClientSubnet {
+    let mapped = matches!(query.addr(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    let scope = if mapped && scope > 0 {
+        scope.saturating_add(96)
+    } else {
+        scope
+    };
+    ClientSubnet::new(
+        query.addr(),
+        query.source_prefix(),
+        scope.min(query.source_prefix()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edns_with(subnet: ClientSubnet) -> Edns {
+        let mut edns = Edns::new();
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+        edns
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse()
+            .unwrap_or_else(|_| panic!("bad test address {text}"))
+    }
+
+    #[test]
+    fn accepts_well_formed() {
+        let edns = edns_with(ClientSubnet::new(ip("81.2.69.0"), 24, 0));
+        assert_eq!(
+            from_edns(Some(&edns)).map(|s| s.map(|s| s.source_prefix())),
+            Ok(Some(24))
+        );
+        assert_eq!(from_edns(None), Ok(None));
+        assert_eq!(from_edns(Some(&Edns::new())), Ok(None));
+        let edns = edns_with(ClientSubnet::new(ip("0.0.0.0"), 0, 0));
+        assert!(matches!(from_edns(Some(&edns)), Ok(Some(_))));
+    }
+
+    #[test]
+    fn refuses_host_bits_and_long_prefixes() {
+        let edns = edns_with(ClientSubnet::new(ip("81.2.69.142"), 24, 0));
+        assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::HostBitsSet));
+        let edns = edns_with(ClientSubnet::new(ip("1.2.3.4"), 0, 0));
+        assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::HostBitsSet));
+        let edns = edns_with(ClientSubnet::new(ip("2001:db8::"), 129, 0));
+        assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::PrefixTooLong));
+    }
+
+    #[test]
+    fn echo_caps_scope_and_maps_families() {
+        let query = ClientSubnet::new(ip("81.2.69.0"), 24, 0);
+        assert_eq!(echo(&query, 16).scope_prefix(), 16);
+        assert_eq!(echo(&query, 28).scope_prefix(), 24);
+        let mapped = ClientSubnet::new(ip("::ffff:81.2.69.0"), 120, 0);
+        assert_eq!(echo(&mapped, 16).scope_prefix(), 112);
+        assert_eq!(echo(&mapped, 0).scope_prefix(), 0);
+    }
+}

@@ -1,0 +1,84 @@
+//! Encoding a [`Reply`] to wire format, truncating for UDP the way RFC 6891 wants.
+
+use hickory_proto::ProtoError;
+use hickory_proto::op::{EmitAndCount, emit_message_parts};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::{BinEncoder, NameEncoding};
+use hickory_server::zone_handler::Queries;
+
+use super::answer::Reply;
+
+/// Echoes the question section exactly as received (letter case included); `None` for
+/// replies to messages whose question could not be read.
+struct Question<'q>(Option<&'q Queries>);
+
+impl EmitAndCount for Question<'_> {
+    fn emit(&mut self, encoder: &mut BinEncoder<'_>) -> Result<usize, ProtoError> {
+        let Some(queries) = self.0 else {
+            return Ok(0);
+        };
+        let start = encoder.offset();
+        let bytes = queries.as_bytes();
+        encoder.emit_vec(bytes)?;
+        if !queries.is_empty() && matches!(encoder.name_encoding(), NameEncoding::Compressed) {
+            // Later owners compress against the question name.
+            encoder.store_label_pointer(start, start + bytes.len());
+        }
+        Ok(queries.len())
+    }
+}
+
+/// Encodes `reply` into `out` (cleared first), at most `max_size` bytes.
+///
+/// When the records do not fit, the reply becomes header + question + OPT with TC=1: no
+/// partial RRsets, and the OPT (with the ECS echo) survives, which hickory 0.26.3's own
+/// truncation drops (upstream issue 3633).
+pub(crate) fn encode(
+    reply: &Reply,
+    queries: Option<&Queries>,
+    max_size: u16,
+    out: &mut Vec<u8>,
+) -> Result<(), ProtoError> {
+    out.clear();
+    let header = emit(reply, queries, max_size, out, true)?;
+    if header {
+        out.clear();
+        let mut truncated = reply.metadata;
+        truncated.truncation = true;
+        let empty = Reply {
+            metadata: truncated,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+            edns: reply.edns.clone(),
+        };
+        emit(&empty, queries, max_size, out, false)?;
+    }
+    Ok(())
+}
+
+/// Returns whether records had to be left out.
+fn emit(
+    reply: &Reply,
+    queries: Option<&Queries>,
+    max_size: u16,
+    out: &mut Vec<u8>,
+    records: bool,
+) -> Result<bool, ProtoError> {
+    let mut encoder = BinEncoder::new(out);
+    encoder.set_max_size(max_size);
+    fn pick(section: &[Record], records: bool) -> &[Record] {
+        if records { section } else { &[] }
+    }
+    let header = emit_message_parts(
+        &reply.metadata,
+        &mut Question(queries),
+        &mut pick(&reply.answers, records).iter(),
+        &mut pick(&reply.authorities, records).iter(),
+        &mut pick(&reply.additionals, records).iter(),
+        reply.edns.as_ref(),
+        None,
+        &mut encoder,
+    )?;
+    Ok(header.metadata.truncation && !reply.metadata.truncation)
+}

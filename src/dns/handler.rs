@@ -1,0 +1,128 @@
+//! The request handler: the one entry point for UDP datagrams (our own loop) and for
+//! hickory-server's TCP connections. Both call [`Answerer::answer`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+
+use super::answer::{Answerer, Reply};
+use super::encode::encode;
+use super::zone::ZoneData;
+use crate::config::Config;
+use crate::decision::Decider;
+use crate::geo::SharedGeoDb;
+use crate::health::SharedHealth;
+
+/// Cheap to clone: every socket loop and connection shares one [`Answerer`].
+#[derive(Debug, Clone)]
+pub struct DnsHandler {
+    answerer: Arc<Answerer>,
+}
+
+impl DnsHandler {
+    pub fn new(config: Arc<Config>, geo: SharedGeoDb, health: SharedHealth) -> Self {
+        let zone = ZoneData::build(&config);
+        Self {
+            answerer: Arc::new(Answerer {
+                zone,
+                decider: Decider::new(config, geo, health),
+            }),
+        }
+    }
+
+    /// The decision maker this handler answers with (for `explain`).
+    pub fn decider(&self) -> &Decider {
+        &self.answerer.decider
+    }
+
+    /// Answers one UDP datagram into `out`. Returns false when nothing must be sent: too
+    /// short to carry a header, or a response (never answer those: reflection loops).
+    pub fn respond_datagram(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+            return false;
+        };
+        if header.metadata.message_type == MessageType::Response {
+            return false;
+        }
+        let encoded = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+            Ok(request) => {
+                let reply = self.answerer.answer(&request);
+                let limit = Reply::udp_limit(request.edns.as_ref());
+                encode(&reply, Some(&request.queries), limit, out)
+            }
+            Err(_) => {
+                // The header is readable, so the client can be told its message is malformed.
+                let reply = Reply::empty(&header.metadata, false, ResponseCode::FormErr);
+                encode(&reply, None, 512, out)
+            }
+        };
+        match encoded {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, %src, "cannot encode a reply");
+                server_failure(header.metadata.id, out)
+            }
+        }
+    }
+}
+
+/// A bare SERVFAIL, for when a reply cannot be encoded.
+fn server_failure(id: u16, out: &mut Vec<u8>) -> bool {
+    let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
+    metadata.response_code = ResponseCode::ServFail;
+    let reply = Reply::empty(&metadata, false, ResponseCode::ServFail);
+    encode(&reply, None, 512, out).is_ok()
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for DnsHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let mut reply = self.answerer.answer(request);
+        if request.protocol() == Protocol::Udp {
+            // hickory's own truncation would drop the OPT record: decide it here instead.
+            let mut scratch = Vec::with_capacity(512);
+            let limit = Reply::udp_limit(request.edns.as_ref());
+            if encode(&reply, Some(&request.queries), limit, &mut scratch).is_ok()
+                && Header::read(&mut BinDecoder::new(&scratch)).is_ok_and(|h| h.metadata.truncation)
+            {
+                reply.metadata.truncation = true;
+                reply.answers.clear();
+                reply.authorities.clear();
+                reply.additionals.clear();
+            }
+        }
+        let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        if let Some(edns) = reply.edns.as_ref() {
+            builder.edns(edns);
+        }
+        let response = builder.build(
+            reply.metadata,
+            reply.answers.iter(),
+            reply.authorities.iter(),
+            std::iter::empty(),
+            reply.additionals.iter(),
+        );
+        match response_handle.send_response(response).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::debug!(%error, src = %request.src(), "cannot send a reply");
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = ResponseCode::ServFail;
+                ResponseInfo::from(Header {
+                    metadata,
+                    counts: HeaderCounts::default(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation) and sockets.
+//!
+//! `dns` reads the published snapshots (config, geo, health) and never imports `proxy` or
+//! `dashboard`.
+
+mod answer;
+mod ecs;
+mod encode;
+mod handler;
+mod server;
+mod zone;
+
+pub use handler::DnsHandler;
+pub use server::{DnsSockets, bind, serve_tcp, serve_udp};

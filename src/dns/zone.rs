@@ -1,0 +1,140 @@
+//! The zone as the answer path reads it: records indexed by lower-case owner name.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+
+use crate::config::Config;
+
+/// What lives at one name.
+#[derive(Debug, Default)]
+pub(crate) struct Node {
+    /// Static RRsets, in configuration order.
+    pub(crate) rrsets: Vec<(RecordType, Vec<Record>)>,
+    /// Steered name: A and AAAA come from the chosen region with this TTL.
+    pub(crate) steered_ttl: Option<u32>,
+}
+
+impl Node {
+    pub(crate) fn rrset(&self, record_type: RecordType) -> Option<&[Record]> {
+        self.rrsets
+            .iter()
+            .find(|(rtype, _)| *rtype == record_type)
+            .map(|(_, records)| records.as_slice())
+    }
+
+    fn push(&mut self, record: Record) {
+        let record_type = record.record_type();
+        match self
+            .rrsets
+            .iter_mut()
+            .find(|(rtype, _)| *rtype == record_type)
+        {
+            Some((_, records)) => records.push(record),
+            None => self.rrsets.push((record_type, vec![record])),
+        }
+    }
+}
+
+/// The whole zone, built once per config.
+#[derive(Debug)]
+pub(crate) struct ZoneData {
+    pub(crate) apex: LowerName,
+    /// For negative answers: TTL = min(SOA TTL, SOA minimum) (RFC 2308 section 5).
+    pub(crate) negative_soa: Record,
+    pub(crate) nodes: HashMap<LowerName, Node>,
+}
+
+impl ZoneData {
+    pub(crate) fn build(config: &Config) -> Self {
+        let zone = &config.zone;
+        let apex = zone.apex.clone();
+        let soa = SOA::new(
+            zone.soa.mname.clone(),
+            zone.soa.rname.clone(),
+            zone.soa.serial,
+            saturating_i32(zone.soa.refresh),
+            saturating_i32(zone.soa.retry),
+            saturating_i32(zone.soa.expire),
+            zone.soa.minimum,
+        );
+        let soa_record = Record::from_rdata(apex.clone(), zone.soa.ttl, RData::SOA(soa));
+        let mut negative_soa = soa_record.clone();
+        negative_soa.ttl = zone.soa.ttl.min(zone.soa.minimum);
+
+        let mut nodes: HashMap<LowerName, Node> = HashMap::new();
+        fn node<'a>(nodes: &'a mut HashMap<LowerName, Node>, name: &Name) -> &'a mut Node {
+            nodes.entry(LowerName::new(name)).or_default()
+        }
+        node(&mut nodes, &apex).push(soa_record);
+        for ns in &zone.name_servers {
+            node(&mut nodes, &apex).push(Record::from_rdata(
+                apex.clone(),
+                zone.ns_ttl,
+                RData::NS(NS(ns.name.clone())),
+            ));
+            for addr in &ns.addresses {
+                let rdata = match addr {
+                    IpAddr::V4(v4) => RData::A(A(*v4)),
+                    IpAddr::V6(v6) => RData::AAAA(AAAA(*v6)),
+                };
+                node(&mut nodes, &ns.name).push(Record::from_rdata(
+                    ns.name.clone(),
+                    zone.ns_ttl,
+                    rdata,
+                ));
+            }
+        }
+        for record in &config.zone.records {
+            node(&mut nodes, &record.name).push(Record::from_rdata(
+                record.name.clone(),
+                record.ttl,
+                record.rdata.clone(),
+            ));
+        }
+        for service in &config.services {
+            node(&mut nodes, &service.name).steered_ttl = Some(service.ttl);
+        }
+        // Empty non-terminals exist (RFC 8020): `b.example` of `a.b.example` is NODATA,
+        // not NXDOMAIN.
+        let owners: Vec<Name> = nodes.keys().map(|name| Name::from(name.clone())).collect();
+        for owner in owners {
+            let mut parent = owner.base_name();
+            while parent.num_labels() > apex.num_labels() {
+                nodes.entry(LowerName::new(&parent)).or_default();
+                parent = parent.base_name();
+            }
+        }
+        Self {
+            apex: LowerName::new(&apex),
+            negative_soa,
+            nodes,
+        }
+    }
+
+    /// In-zone glue (A and AAAA) for the apex NS records.
+    pub(crate) fn glue(&self) -> impl Iterator<Item = &Record> {
+        let ns = self
+            .nodes
+            .get(&self.apex)
+            .and_then(|node| node.rrset(RecordType::NS));
+        ns.into_iter()
+            .flatten()
+            .filter_map(|record| match &record.data {
+                RData::NS(NS(target)) => self.nodes.get(&LowerName::new(target)),
+                _ => None,
+            })
+            .flat_map(|node| {
+                node.rrset(RecordType::A)
+                    .into_iter()
+                    .flatten()
+                    .chain(node.rrset(RecordType::AAAA).into_iter().flatten())
+            })
+    }
+}
+
+fn saturating_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}

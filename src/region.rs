@@ -1,0 +1,60 @@
+//! Shared vocabulary: regions, their identities and locations.
+//!
+//! Every other module speaks in these types; none of them knows TOML or sockets.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// Index of a region in `Config::regions` (which is sorted by name).
+///
+/// Indices are cheap to copy and compare on the answer path; names are for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RegionId(pub u16);
+
+impl RegionId {
+    /// The position of this region in `Config::regions`.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A point on the globe, in degrees (WGS 84).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.2},{:.2}", self.latitude, self.longitude)
+    }
+}
+
+/// Where a region's node listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listen {
+    /// Authoritative DNS, UDP and TCP, one socket set per address.
+    pub dns: Vec<SocketAddr>,
+    /// The regional HTTP proxy.
+    pub http: Option<SocketAddr>,
+    /// Status endpoint (`/healthz`), dashboard and API.
+    pub status: Option<SocketAddr>,
+}
+
+/// One region: a place where Meridian runs a node and serves traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub id: RegionId,
+    pub name: String,
+    pub location: Location,
+    /// IPv4 addresses handed out in A answers, in order.
+    pub ipv4: Vec<Ipv4Addr>,
+    /// IPv6 addresses handed out in AAAA answers, in order.
+    pub ipv6: Vec<Ipv6Addr>,
+    pub listen: Listen,
+    /// URL that peers probe for this region's health.
+    pub status_url: String,
+    /// Relative capacity (weight) of the region; used by later balancing policies.
+    pub capacity: u32,
+}

@@ -1,0 +1,207 @@
+//! Pure steering policy: (place, rules, regions, health) -> region order and choice.
+//!
+//! No I/O, no clock, no tokio. The ECS scope rule lives here too, because what an answer
+//! depends on is decided here.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::config::{CidrRule, SteeringRules};
+use crate::geo::{Place, distance_km};
+use crate::health::HealthSnapshot;
+use crate::region::{Region, RegionId};
+
+/// What put the first regions of an order where they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    Cidr(IpNet),
+    Subdivision(String),
+    Country(String),
+    Continent(String),
+    /// Nearest first, by great-circle distance.
+    Distance,
+    /// The configured order for clients with no location.
+    Default,
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cidr(network) => write!(f, "override steering.cidr.\"{network}\""),
+            Self::Subdivision(code) => write!(f, "override steering.subdivision.{code}"),
+            Self::Country(code) => write!(f, "override steering.country.{code}"),
+            Self::Continent(code) => write!(f, "override steering.continent.{code}"),
+            Self::Distance => f.write_str("distance"),
+            Self::Default => f.write_str("steering.default (client has no location)"),
+        }
+    }
+}
+
+/// One region in an order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    pub region: RegionId,
+    /// From the client's location; `None` when the client has none.
+    pub distance_km: Option<f64>,
+}
+
+/// Every region, best first. Independent of health, so it can be cached per record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionOrder {
+    pub rule: Rule,
+    pub candidates: Vec<Candidate>,
+}
+
+/// The region an answer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub region: RegionId,
+    /// Every candidate was down and the nearest was used anyway.
+    pub fail_open: bool,
+}
+
+/// The longest-prefix CIDR rule containing `addr`, by index into `rules.cidr`.
+pub fn match_cidr(rules: &SteeringRules, addr: IpAddr) -> Option<usize> {
+    // `cidr` is sorted longest prefix first, so the first hit is the most specific.
+    rules
+        .cidr
+        .iter()
+        .position(|rule| rule.network.contains(&addr))
+}
+
+/// Orders every region for a client: the overriding list first (CIDR, then subdivision,
+/// country, continent), then the remaining regions by distance, or in the default order
+/// when the place has no location. Overrides never remove a region, so failover always has
+/// somewhere to go.
+pub fn order_regions(
+    place: &Place,
+    cidr: Option<&CidrRule>,
+    rules: &SteeringRules,
+    regions: &[Region],
+) -> RegionOrder {
+    fn lookup<'a>(
+        map: &'a std::collections::HashMap<String, Vec<RegionId>>,
+        key: &Option<String>,
+    ) -> Option<(String, &'a Vec<RegionId>)> {
+        key.as_ref()
+            .and_then(|k| map.get(k).map(|order| (k.clone(), order)))
+    }
+    let listed: Option<(Rule, &Vec<RegionId>)> = cidr
+        .map(|rule| (Rule::Cidr(rule.network), &rule.order))
+        .or_else(|| {
+            lookup(&rules.subdivision, &place.subdivision).map(|(k, o)| (Rule::Subdivision(k), o))
+        })
+        .or_else(|| lookup(&rules.country, &place.country).map(|(k, o)| (Rule::Country(k), o)))
+        .or_else(|| {
+            lookup(&rules.continent, &place.continent).map(|(k, o)| (Rule::Continent(k), o))
+        });
+
+    let location = place.location.map(|l| l.location);
+    let distance =
+        |id: RegionId| location.map(|here| distance_km(here, regions[id.index()].location));
+    let mut order: Vec<RegionId> = listed
+        .as_ref()
+        .map(|(_, list)| list.to_vec())
+        .unwrap_or_default();
+    let mut rest: Vec<RegionId> = match location {
+        Some(_) => regions.iter().map(|region| region.id).collect(),
+        None => {
+            let mut ids = rules.default_order.clone();
+            ids.extend(
+                regions
+                    .iter()
+                    .map(|r| r.id)
+                    .filter(|id| !rules.default_order.contains(id)),
+            );
+            ids
+        }
+    };
+    rest.retain(|id| !order.contains(id));
+    if location.is_some() {
+        // Stable on ties: equal distances keep the regions' name order.
+        rest.sort_by(|a, b| {
+            distance(*a)
+                .partial_cmp(&distance(*b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+    }
+    order.extend(rest);
+
+    let rule = match listed {
+        Some((rule, _)) => rule,
+        None if location.is_some() => Rule::Distance,
+        None => Rule::Default,
+    };
+    RegionOrder {
+        rule,
+        candidates: order
+            .into_iter()
+            .map(|region| Candidate {
+                region,
+                distance_km: distance(region),
+            })
+            .collect(),
+    }
+}
+
+/// The first healthy candidate; when all are down, fail open to the first (the best placed):
+/// answering somewhere beats answering nothing, and it is reported loudly.
+pub fn choose(order: &RegionOrder, health: &HealthSnapshot) -> Option<Choice> {
+    let first = order.candidates.first()?;
+    Some(
+        order
+            .candidates
+            .iter()
+            .find(|candidate| health.is_up(candidate.region))
+            .map(|candidate| Choice {
+                region: candidate.region,
+                fail_open: false,
+            })
+            .unwrap_or(Choice {
+                region: first.region,
+                fail_open: true,
+            }),
+    )
+}
+
+/// The ECS scope prefix (RFC 7871 section 7.2.1): the widest prefix around the client whose
+/// every address gets the same answer, capped at the source prefix.
+///
+/// The answer depends on the database network holding the client (`db_prefix`) and on which
+/// CIDR rule contains it. So the scope covers no more than the database network, no more
+/// than the matched rule, and no part of any rule that does not contain the client.
+pub fn scope_prefix(
+    client: IpAddr,
+    source_prefix: u8,
+    db_prefix: Option<u8>,
+    rules: &[CidrRule],
+    matched: Option<usize>,
+) -> u8 {
+    let mut scope = db_prefix.unwrap_or(0);
+    for (index, rule) in rules.iter().enumerate() {
+        let network = rule.network;
+        if Some(index) == matched {
+            scope = scope.max(network.prefix_len());
+        } else if !network.contains(&client)
+            && let Some(common) = common_prefix_len(client, network.network())
+        {
+            // Any scope longer than the shared bits keeps this rule out of the client's block.
+            scope = scope.max(common.min(network.prefix_len()) + 1);
+        }
+    }
+    scope.min(source_prefix)
+}
+
+/// Bits two addresses of one family share from the left; `None` across families.
+fn common_prefix_len(a: IpAddr, b: IpAddr) -> Option<u8> {
+    let bits = match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)).leading_zeros(),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) ^ u128::from(b)).leading_zeros(),
+        _ => return None,
+    };
+    u8::try_from(bits).ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,276 @@
-//! Config tests.
+//! Every shipped file parses; every kind of mistake is refused with file, key and value.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::{Config, ConfigError};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Copies a config (main file + regions) into a temp dir so a test can break one file.
+fn copy_config(main: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let source_dir = main.parent().unwrap_or(Path::new("."));
+    fs::copy(main, dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("copy: {e}"));
+    fs::create_dir(dir.path().join("regions")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    for entry in
+        fs::read_dir(source_dir.join("regions")).unwrap_or_else(|e| panic!("read_dir: {e}"))
+    {
+        let path = entry.unwrap_or_else(|e| panic!("entry: {e}")).path();
+        let name = path.file_name().unwrap_or_default();
+        fs::copy(&path, dir.path().join("regions").join(name))
+            .unwrap_or_else(|e| panic!("copy: {e}"));
+    }
+    dir
+}
+
+fn edit(path: &Path, change: impl FnOnce(String) -> String) {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    fs::write(path, change(text)).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+fn load_err(main: &Path) -> ConfigError {
+    match Config::load(main) {
+        Ok(_) => panic!("{} was accepted", main.display()),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn shipped_configs_parse() {
+    for main in [
+        repo("meridian.toml"),
+        repo("tests/data/config/meridian.toml"),
+    ] {
+        let config = Config::load(&main).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.regions.len() >= 3);
+        for (index, region) in config.regions.iter().enumerate() {
+            assert_eq!(region.id.index(), index);
+        }
+    }
+    let demo = Config::load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = demo.regions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["ap-southeast", "eu-west", "us-east"]);
+    assert_eq!(demo.zone.apex.to_string(), "gtm.test.");
+    assert_eq!(demo.services[0].name.to_string(), "www.gtm.test.");
+    assert_eq!(demo.answer.ttl, 30);
+    let us = demo
+        .region_by_name("us-east")
+        .unwrap_or_else(|| panic!("us-east"));
+    assert_eq!(
+        (us.location.latitude, us.location.longitude),
+        (39.04, -77.49)
+    );
+    assert_eq!(
+        us.ipv4,
+        ["127.0.1.1"
+            .parse::<std::net::Ipv4Addr>()
+            .unwrap_or_else(|e| panic!("{e}"))]
+    );
+}
+
+/// The TOML table headers of a file, plus "" for its root table.
+fn tables(text: &str) -> Vec<String> {
+    let mut tables = vec![String::new()];
+    tables.extend(
+        text.lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with('[') && !line.starts_with("[\""))
+            .map(str::to_string),
+    );
+    tables.dedup();
+    tables
+}
+
+#[test]
+fn a_stray_key_in_any_table_of_any_shipped_file_is_refused() {
+    let mut files = vec![PathBuf::from("meridian.toml")];
+    for entry in fs::read_dir(repo("regions")).unwrap_or_else(|e| panic!("{e}")) {
+        let name = entry.unwrap_or_else(|e| panic!("{e}")).file_name();
+        files.push(Path::new("regions").join(name));
+    }
+    let mut checked = 0;
+    for file in &files {
+        let text = fs::read_to_string(repo("").join(file)).unwrap_or_else(|e| panic!("{e}"));
+        for table in tables(&text) {
+            let dir = copy_config(&repo("meridian.toml"));
+            let target = dir.path().join(file);
+            edit(&target, |text| {
+                if table.is_empty() {
+                    format!("stray_key = 1\n{text}")
+                } else {
+                    // Only the first occurrence: enough to prove the table is strict.
+                    text.replacen(&table, &format!("{table}\nstray_key = 1"), 1)
+                }
+            });
+            // Inline tables (`location = { ... }`) are checked through the key itself.
+            let error = load_err(&dir.path().join("meridian.toml")).to_string();
+            assert!(
+                error.contains("stray_key"),
+                "{} {table}: {error}",
+                file.display()
+            );
+            assert!(error.contains(&file.display().to_string()), "{error}");
+            checked += 1;
+        }
+        if file.starts_with("regions") {
+            let dir = copy_config(&repo("meridian.toml"));
+            let target = dir.path().join(file);
+            edit(&target, |text| {
+                text.replace("longitude =", "stray_key = 1, longitude =")
+            });
+            let error = load_err(&dir.path().join("meridian.toml")).to_string();
+            assert!(error.contains("stray_key"), "{error}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 15, "only {checked} tables checked");
+}
+
+fn refused(file: &str, change: impl FnOnce(String) -> String, expect: &[&str]) {
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join(file), change);
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(error.contains(file), "{error} should name {file}");
+    for part in expect {
+        assert!(error.contains(part), "{error} should mention {part}");
+    }
+}
+
+#[test]
+fn bad_values_name_file_key_and_value() {
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("latitude = 53.35", "latitude = 123"),
+        &["location.latitude", "123", "between -90 and 90"],
+    );
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("name = \"eu-west\"", "name = \"us-east\""),
+        &["name", "us-east", "file name"],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "SA = [\"us-east\", \"eu-west\"]",
+                "SA = [\"us-east\", \"mars-1\"]",
+            )
+        },
+        &["steering.continent.SA", "mars-1", "unknown region"],
+    );
+    refused(
+        "meridian.toml",
+        |t| format!("{t}\n[[zone.record]]\nname = \"app\"\ntype = \"TXT\"\nvalue = \"x\"\n"),
+        &[
+            "zone.record",
+            "app.gtm.test",
+            "CNAME cannot sit beside other data",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| format!("{t}\n[[zone.record]]\nname = \"www\"\ntype = \"A\"\nvalue = \"192.0.2.1\"\n"),
+        &["service[0].name", "www", "static A record"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("value = \"127.0.1.25\"", "value = \"127.0.1.256\""),
+        &["zone.record[2].value", "127.0.1.256"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("type = \"MX\"", "type = \"SRV\""),
+        &[
+            "zone.record[1].type",
+            "SRV",
+            "A, AAAA, CNAME, TXT, MX or CAA",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("IN = [", "India = ["),
+        &["steering.country.India", "ISO 3166-1"],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "# \"198.51.100.0/24\" = [\"eu-west\"]",
+                "\"198.51.100.1/24\" = [\"eu-west\"]",
+            )
+        },
+        &["steering.cidr", "198.51.100.1/24", "host bits"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("addresses = [\"127.0.3.1\"]", "addresses = []"),
+        &["zone.ns[2].addresses", "glue"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("ttl = 30\n", "ttl = \"30s\"\n"),
+        &["ttl", "30s"],
+    );
+}
+
+#[test]
+fn duplicate_regions_are_refused() {
+    let dir = copy_config(&repo("meridian.toml"));
+    let regions = dir.path().join("regions");
+    fs::copy(regions.join("eu-west.toml"), regions.join("eu-west-2.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(
+        error.contains("eu-west-2.toml") && error.contains("eu-west"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_files_are_named() {
+    let error = load_err(Path::new("/nonexistent/meridian.toml")).to_string();
+    assert!(
+        error.contains("/nonexistent/meridian.toml") && error.contains("cannot read"),
+        "{error}"
+    );
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace("regions = \"regions\"", "regions = \"nowhere\"")
+    });
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(error.contains("nowhere"), "{error}");
+}
+
+#[test]
+fn steering_rules_are_typed() {
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace(
+            "# \"198.51.100.0/24\" = [\"eu-west\"]",
+            "\"198.51.100.0/24\" = [\"eu-west\"]\n\"198.51.0.0/16\" = [\"us-east\"]\n\"::ffff:203.0.113.0/120\" = [\"us-east\"]",
+        )
+    });
+    let config = Config::load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let prefixes: Vec<u8> = config
+        .steering
+        .cidr
+        .iter()
+        .map(|r| r.network.prefix_len())
+        .collect();
+    assert_eq!(
+        prefixes,
+        [24, 24, 16],
+        "longest prefix first, mapped networks as IPv4"
+    );
+    assert!(
+        config
+            .steering
+            .cidr
+            .iter()
+            .any(|r| r.network.to_string() == "203.0.113.0/24")
+    );
+    assert_eq!(config.steering.country["IN"].len(), 2);
+}

@@ -1,1 +1,301 @@
-//! Steering tests.
+//! Steering policy, exhaustively over small inputs: no database, no sockets.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::*;
+use crate::config::CidrRule;
+use crate::geo::{Place, PlaceLocation, Precision};
+use crate::health::{HealthSnapshot, RegionHealth};
+use crate::region::{Listen, Location, Region, RegionId};
+
+fn region(id: u16, name: &str, latitude: f64, longitude: f64) -> Region {
+    Region {
+        id: RegionId(id),
+        name: name.to_string(),
+        location: Location {
+            latitude,
+            longitude,
+        },
+        ipv4: Vec::new(),
+        ipv6: Vec::new(),
+        listen: Listen {
+            dns: Vec::new(),
+            http: None,
+            status: None,
+        },
+        status_url: String::new(),
+        capacity: 100,
+    }
+}
+
+/// Sorted by name, as the config loader sorts them.
+fn regions() -> Vec<Region> {
+    vec![
+        region(0, "ap-southeast", 1.29, 103.85),
+        region(1, "eu-west", 53.35, -6.26),
+        region(2, "us-east", 39.04, -77.49),
+    ]
+}
+
+const AP: RegionId = RegionId(0);
+const EU: RegionId = RegionId(1);
+const US: RegionId = RegionId(2);
+
+fn place_at(latitude: f64, longitude: f64) -> Place {
+    Place {
+        location: Some(PlaceLocation {
+            location: Location {
+                latitude,
+                longitude,
+            },
+            precision: Precision::Coordinates,
+        }),
+        ..Place::default()
+    }
+}
+
+fn ids(order: &RegionOrder) -> Vec<RegionId> {
+    order.candidates.iter().map(|c| c.region).collect()
+}
+
+fn rules() -> SteeringRules {
+    SteeringRules {
+        default_order: vec![US, EU, AP],
+        ..SteeringRules::default()
+    }
+}
+
+fn net(text: &str) -> IpNet {
+    text.parse()
+        .unwrap_or_else(|_| panic!("bad network {text}"))
+}
+
+fn ip(text: &str) -> IpAddr {
+    text.parse()
+        .unwrap_or_else(|_| panic!("bad address {text}"))
+}
+
+#[test]
+fn nearest_first_by_distance() {
+    let london = place_at(51.51, -0.09);
+    let order = order_regions(&london, None, &rules(), &regions());
+    assert_eq!(ids(&order), [EU, US, AP]);
+    assert_eq!(order.rule, Rule::Distance);
+    let distances: Vec<f64> = order
+        .candidates
+        .iter()
+        .filter_map(|c| c.distance_km)
+        .collect();
+    assert!(distances.windows(2).all(|w| w[0] <= w[1]), "{distances:?}");
+    let sydney = place_at(-33.87, 151.21);
+    assert_eq!(
+        ids(&order_regions(&sydney, None, &rules(), &regions())),
+        [AP, US, EU]
+    );
+    let seattle = place_at(47.6, -122.3);
+    assert_eq!(
+        ids(&order_regions(&seattle, None, &rules(), &regions())),
+        [US, EU, AP]
+    );
+}
+
+#[test]
+fn unlocated_clients_use_the_default_order() {
+    let order = order_regions(&Place::default(), None, &rules(), &regions());
+    assert_eq!((ids(&order), order.rule), (vec![US, EU, AP], Rule::Default));
+    assert!(order.candidates.iter().all(|c| c.distance_km.is_none()));
+    // A default order that names some regions is completed with the rest.
+    let partial = SteeringRules {
+        default_order: vec![AP],
+        ..SteeringRules::default()
+    };
+    assert_eq!(
+        ids(&order_regions(
+            &Place::default(),
+            None,
+            &partial,
+            &regions()
+        )),
+        [AP, EU, US]
+    );
+}
+
+#[test]
+fn overrides_take_precedence_in_order() {
+    let mut rules = rules();
+    rules.continent = HashMap::from([("EU".to_string(), vec![AP])]);
+    rules.country = HashMap::from([("GB".to_string(), vec![US])]);
+    rules.subdivision = HashMap::from([("GB-ENG".to_string(), vec![AP, US])]);
+    let cidr = CidrRule {
+        network: net("81.2.69.0/24"),
+        order: vec![EU],
+    };
+    let mut london = place_at(51.51, -0.09);
+    london.continent = Some("EU".into());
+    london.country = Some("GB".into());
+    london.subdivision = Some("GB-ENG".into());
+
+    let order = order_regions(&london, Some(&cidr), &rules, &regions());
+    assert_eq!(
+        (ids(&order), order.rule.clone()),
+        (vec![EU, US, AP], Rule::Cidr(cidr.network))
+    );
+    let order = order_regions(&london, None, &rules, &regions());
+    assert_eq!(
+        (ids(&order), order.rule.clone()),
+        (vec![AP, US, EU], Rule::Subdivision("GB-ENG".into()))
+    );
+    london.subdivision = None;
+    let order = order_regions(&london, None, &rules, &regions());
+    // Listed first, then the rest by distance from London.
+    assert_eq!(
+        (ids(&order), order.rule.clone()),
+        (vec![US, EU, AP], Rule::Country("GB".into()))
+    );
+    london.country = Some("FR".into());
+    let order = order_regions(&london, None, &rules, &regions());
+    assert_eq!(
+        (ids(&order), order.rule.clone()),
+        (vec![AP, EU, US], Rule::Continent("EU".into()))
+    );
+}
+
+fn health(up: [bool; 3]) -> HealthSnapshot {
+    HealthSnapshot::from_regions(
+        up.iter()
+            .map(|&up| RegionHealth {
+                up,
+                reason: String::new(),
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn choose_skips_down_regions_and_fails_open() {
+    let order = order_regions(&place_at(51.51, -0.09), None, &rules(), &regions());
+    // Every combination of up and down regions.
+    for mask in 0..8u8 {
+        let up = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
+        let choice = choose(&order, &health(up)).unwrap_or_else(|| panic!("no choice"));
+        let expected = [EU, US, AP].into_iter().find(|id| up[id.index()]);
+        match expected {
+            Some(region) => assert_eq!(
+                choice,
+                Choice {
+                    region,
+                    fail_open: false
+                },
+                "{up:?}"
+            ),
+            None => assert_eq!(
+                choice,
+                Choice {
+                    region: EU,
+                    fail_open: true
+                }
+            ),
+        }
+    }
+    let empty = RegionOrder {
+        rule: Rule::Default,
+        candidates: Vec::new(),
+    };
+    assert_eq!(choose(&empty, &health([true; 3])), None);
+    // A snapshot that does not know a region treats it as down.
+    let short = HealthSnapshot::from_regions(Vec::new());
+    assert!(choose(&order, &short).is_some_and(|c| c.fail_open));
+}
+
+#[test]
+fn scope_is_the_database_network_capped_at_the_source() {
+    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, Some(20), &[], None), 20);
+    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, Some(31), &[], None), 24);
+    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, None, &[], None), 0);
+    assert_eq!(scope_prefix(ip("2001:db8::"), 56, Some(32), &[], None), 32);
+}
+
+#[test]
+fn scope_never_spans_a_rule_boundary() {
+    let rules = [
+        CidrRule {
+            network: net("10.1.2.0/24"),
+            order: vec![EU],
+        },
+        CidrRule {
+            network: net("10.0.0.0/8"),
+            order: vec![US],
+        },
+    ];
+    // Inside the /8 but not the /24: the block must exclude the /24 (10.1.2.x shares 22 bits
+    // with 10.1.0.0), whatever the database says.
+    assert_eq!(
+        scope_prefix(ip("10.1.0.0"), 32, Some(4), &rules, Some(1)),
+        23
+    );
+    // Far from the /24 inside the /8: the /8 itself is the block.
+    assert_eq!(
+        scope_prefix(ip("10.200.0.0"), 32, Some(4), &rules, Some(1)),
+        9
+    );
+    // In the /24: at least /24.
+    assert_eq!(
+        scope_prefix(ip("10.1.2.7"), 32, Some(4), &rules, Some(0)),
+        24
+    );
+    // Matching nothing next to a rule: the block stops short of it.
+    assert_eq!(scope_prefix(ip("11.0.0.0"), 32, Some(4), &rules, None), 8);
+    // Other family rules do not matter.
+    assert_eq!(
+        scope_prefix(ip("2001:db8::"), 48, Some(32), &rules, None),
+        32
+    );
+}
+
+#[test]
+fn scope_is_exact_against_brute_force() {
+    // For every /16 prefix-length choice, an address in the scope block must match the same
+    // rule as the client: checked by enumerating a small IPv4 space.
+    let rules = [
+        CidrRule {
+            network: net("192.0.2.128/25"),
+            order: vec![EU],
+        },
+        CidrRule {
+            network: net("192.0.2.0/24"),
+            order: vec![US],
+        },
+        CidrRule {
+            network: net("192.0.0.0/22"),
+            order: vec![AP],
+        },
+    ];
+    let steering = SteeringRules {
+        cidr: rules.to_vec(),
+        ..SteeringRules::default()
+    };
+    for last in (0..=255u32).step_by(5) {
+        for third in 0..8u32 {
+            let client = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0000 | (third << 8) | last));
+            let matched = match_cidr(&steering, client);
+            let scope = scope_prefix(client, 32, Some(16), &rules, matched);
+            let IpAddr::V4(v4) = client else { continue };
+            let mask = if scope == 0 {
+                0
+            } else {
+                u32::MAX << (32 - scope)
+            };
+            let base = u32::from(v4) & mask;
+            // Every address in the block matches the same rule.
+            for offset in (0..(!mask).min(4096)).step_by(7) {
+                let other = IpAddr::from(std::net::Ipv4Addr::from(base | offset));
+                assert_eq!(
+                    match_cidr(&steering, other),
+                    matched,
+                    "{client}/{scope} vs {other}"
+                );
+            }
+        }
+    }
+}

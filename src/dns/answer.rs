@@ -9,7 +9,7 @@ use hickory_server::server::Request;
 use super::ecs;
 use super::zone::ZoneData;
 use crate::decision::Decider;
-use crate::geo::ClientAddress;
+use crate::geo::{ClientAddress, ClientSource};
 
 /// The EDNS payload size we advertise and the largest UDP reply we send (DNS Flag Day 2020).
 pub(crate) const SERVER_PAYLOAD: u16 = 1232;
@@ -79,7 +79,7 @@ impl Answerer {
         if request.metadata.op_code != OpCode::Query {
             return fail(ResponseCode::NotImp);
         }
-        let subnet = match ecs::from_edns(request_edns) {
+        let subnet = match ecs::from_query(request_edns, request.as_slice()) {
             Ok(subnet) => subnet,
             Err(_) => return fail(ResponseCode::FormErr),
         };
@@ -185,8 +185,14 @@ impl Answerer {
         reply: &mut Reply,
     ) -> u8 {
         let decision = self.decider.decide(client);
+        // Answered for the packet source: the subnet played no part, so any subnet may reuse
+        // the answer (scope 0), exactly as if the resolver had sent none.
+        let scope = match client.source {
+            ClientSource::Ecs => decision.scope_prefix,
+            ClientSource::Packet => 0,
+        };
         let Some(choice) = decision.choice else {
-            return decision.scope_prefix;
+            return scope;
         };
         let config = self.decider.config();
         let region = config.region(choice.region);
@@ -215,7 +221,7 @@ impl Answerer {
                     .map(|addr| Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(*addr)))),
             );
         }
-        decision.scope_prefix
+        scope
     }
 }
 

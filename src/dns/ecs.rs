@@ -2,8 +2,10 @@
 
 use std::net::IpAddr;
 
-use hickory_proto::op::Edns;
+use hickory_proto::op::{Edns, Header};
+use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Why an ECS option is malformed; the query gets FORMERR (RFC 7871 section 7.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,10 +14,62 @@ pub(crate) enum EcsError {
     PrefixTooLong,
     /// Address bits set beyond SOURCE PREFIX-LENGTH.
     HostBitsSet,
+    /// More or fewer address bytes than SOURCE PREFIX-LENGTH needs.
+    WrongLength,
 }
 
 /// The query's ECS option, if any, after the checks hickory's decoder does not make.
-pub(crate) fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
+/// `raw` is the query as received: hickory ignores surplus address bytes, so the option's
+/// declared length is read from the wire.
+pub(crate) fn from_query(
+    edns: Option<&Edns>,
+    raw: &[u8],
+) -> Result<Option<ClientSubnet>, EcsError> {
+    let subnet = from_edns(edns)?;
+    if let Some(subnet) = &subnet {
+        let address_bytes = u16::from(subnet.source_prefix().div_ceil(8));
+        if declared_len(raw) != Some(4 + address_bytes) {
+            return Err(EcsError::WrongLength);
+        }
+    }
+    Ok(subnet)
+}
+
+/// The declared length of the first ECS option in a raw message, found by walking it.
+fn declared_len(raw: &[u8]) -> Option<u16> {
+    let mut decoder = BinDecoder::new(raw);
+    let header = Header::read(&mut decoder).ok()?;
+    for _ in 0..header.counts.queries {
+        Name::read(&mut decoder).ok()?;
+        decoder.read_slice(4).ok()?;
+    }
+    let records = u32::from(header.counts.answers)
+        + u32::from(header.counts.authorities)
+        + u32::from(header.counts.additionals);
+    for _ in 0..records {
+        Name::read(&mut decoder).ok()?;
+        let record_type = decoder.read_u16().ok()?.unverified(/* compared only */);
+        decoder.read_slice(6).ok()?;
+        let rdata_len = decoder.read_u16().ok()?.unverified(/* bounded by read_slice */);
+        let rdata =
+            decoder.read_slice(usize::from(rdata_len)).ok()?.unverified(/* length-checked */);
+        if record_type != 41 {
+            continue;
+        }
+        let mut options = BinDecoder::new(rdata);
+        while !options.is_empty() {
+            let code = options.read_u16().ok()?.unverified(/* compared only */);
+            let len = options.read_u16().ok()?.unverified(/* bounded by read_slice */);
+            options.read_slice(usize::from(len)).ok()?;
+            if code == 8 {
+                return Some(len);
+            }
+        }
+    }
+    None
+}
+
+fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
     let Some(EdnsOption::Subnet(subnet)) = edns.and_then(|edns| edns.option(EdnsCode::Subnet))
     else {
         return Ok(None);

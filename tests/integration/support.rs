@@ -1,0 +1,208 @@
+//! Starting a server and talking DNS to it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::rr::{Name, RData, RecordType};
+use meridian::config::Config;
+use meridian::dns::{self, DnsHandler};
+use meridian::geo::GeoDb;
+use meridian::node::{Node, Snapshots};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio_util::sync::CancellationToken;
+
+pub(crate) const CITY: &str = "GeoIP2-City-Test.mmdb";
+pub(crate) const COUNTRY: &str = "GeoLite2-Country-Test.mmdb";
+
+/// How long any single exchange may take before the test fails.
+pub(crate) const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub(crate) fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+pub(crate) fn geo_db(file: &str) -> PathBuf {
+    repo("tests/data/geo").join(file)
+}
+
+pub(crate) fn test_config() -> Config {
+    Config::load(&repo("tests/data/config/meridian.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A server on 127.0.0.1:0, stopped when dropped.
+pub(crate) struct Server {
+    pub(crate) addr: SocketAddr,
+    pub(crate) handler: DnsHandler,
+    pub(crate) snapshots: Snapshots,
+    shutdown: CancellationToken,
+    _node: Node,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // The UDP loops run on blocking threads: they must be told to stop, or the test
+        // runtime would wait for them forever.
+        self.shutdown.cancel();
+    }
+}
+
+impl Server {
+    pub(crate) async fn start(db: &str) -> Self {
+        Self::start_with(&geo_db(db), |_| {}).await
+    }
+
+    pub(crate) async fn start_with(db: &Path, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config();
+        config.geo.database = db.to_path_buf();
+        change(&mut config);
+        let db = GeoDb::open(&config.geo.database).unwrap_or_else(|e| panic!("{e}"));
+        let snapshots = Snapshots::new(Arc::new(config), db);
+        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+        let sockets = dns::bind(localhost, 2).unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = sockets.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let handler = DnsHandler::new(
+            snapshots.config.clone(),
+            snapshots.geo.clone(),
+            snapshots.health.clone(),
+        );
+        let node = Node::new();
+        node.serve_dns(vec![sockets], &handler);
+        node.watch_geo(&snapshots);
+        Self {
+            addr,
+            handler,
+            snapshots,
+            shutdown: node.shutdown_token(),
+            _node: node,
+        }
+    }
+
+    /// Sends raw bytes over UDP; `None` when no reply comes within a short wait.
+    pub(crate) async fn udp_raw(&self, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        socket
+            .send_to(packet, self.addr)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = vec![0u8; 65535];
+        match tokio::time::timeout(wait, socket.recv_from(&mut buf)).await {
+            Ok(Ok((len, _))) => Some(buf[..len].to_vec()),
+            _ => None,
+        }
+    }
+
+    pub(crate) async fn udp(&self, query: &Message) -> Message {
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let reply = self
+            .udp_raw(&packet, EXCHANGE_TIMEOUT)
+            .await
+            .unwrap_or_else(|| panic!("no UDP reply to {query}"));
+        let reply = Message::from_vec(&reply).unwrap_or_else(|e| panic!("undecodable reply: {e}"));
+        assert_eq!(reply.metadata.id, query.metadata.id);
+        assert_eq!(reply.metadata.message_type, MessageType::Response);
+        reply
+    }
+
+    pub(crate) async fn tcp(&self, query: &Message) -> Message {
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let exchange = async {
+            let mut stream = TcpStream::connect(self.addr).await?;
+            let len = u16::try_from(packet.len()).unwrap_or(u16::MAX);
+            stream.write_all(&len.to_be_bytes()).await?;
+            stream.write_all(&packet).await?;
+            let mut len = [0u8; 2];
+            stream.read_exact(&mut len).await?;
+            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            stream.read_exact(&mut reply).await?;
+            std::io::Result::Ok(reply)
+        };
+        let reply = tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+            .await
+            .unwrap_or_else(|_| panic!("TCP timeout"))
+            .unwrap_or_else(|e| panic!("TCP: {e}"));
+        Message::from_vec(&reply).unwrap_or_else(|e| panic!("undecodable reply: {e}"))
+    }
+}
+
+pub(crate) fn name(text: &str) -> Name {
+    Name::from_ascii(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+pub(crate) fn ip(text: &str) -> IpAddr {
+    text.parse()
+        .unwrap_or_else(|_| panic!("bad address {text}"))
+}
+
+/// A query with EDNS (payload 1232), as modern resolvers send.
+pub(crate) fn query(qname: &str, qtype: RecordType) -> Message {
+    let mut message = query_plain(qname, qtype);
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    message.set_edns(edns);
+    message
+}
+
+/// A query without EDNS.
+pub(crate) fn query_plain(qname: &str, qtype: RecordType) -> Message {
+    let mut message = Message::query();
+    message.add_query(Query::query(name(qname), qtype));
+    message
+}
+
+/// A query carrying ECS for `subnet`/`prefix` (address already masked).
+pub(crate) fn query_ecs(qname: &str, qtype: RecordType, subnet: &str, prefix: u8) -> Message {
+    let mut message = query(qname, qtype);
+    if let Some(edns) = message.edns.as_mut() {
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(ip(subnet), prefix, 0)));
+    }
+    message
+}
+
+pub(crate) fn ecs_echo(reply: &Message) -> Option<ClientSubnet> {
+    match reply.edns.as_ref()?.option(EdnsCode::Subnet)? {
+        EdnsOption::Subnet(subnet) => Some(*subnet),
+        _ => None,
+    }
+}
+
+/// The addresses in the answer section, as text.
+pub(crate) fn addresses(reply: &Message) -> Vec<String> {
+    reply
+        .answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::A(a) => Some(a.0.to_string()),
+            RData::AAAA(aaaa) => Some(aaaa.0.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The region whose first address leads the answer (test regions use 198.18.N.x / 2001:db8:N::).
+pub(crate) fn region_of(reply: &Message) -> &'static str {
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NoError,
+        "{reply}"
+    );
+    let first = addresses(reply)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no address in {reply}"));
+    match first.as_str() {
+        a if a.starts_with("198.18.1.") || a.starts_with("2001:db8:1:") => "us-east",
+        a if a.starts_with("198.18.2.") || a.starts_with("2001:db8:2:") => "us-west",
+        a if a.starts_with("198.18.3.") || a.starts_with("2001:db8:3:") => "eu-west",
+        a if a.starts_with("198.18.4.") || a.starts_with("2001:db8:4:") => "ap-southeast",
+        a if a.starts_with("198.18.5.") || a.starts_with("2001:db8:5:") => "ap-southeast-2",
+        other => panic!("address {other} belongs to no test region"),
+    }
+}

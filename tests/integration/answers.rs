@@ -364,3 +364,43 @@ async fn hickory_client_sees_the_same() {
     );
     background.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_within_the_grace_period() {
+    let server = Server::start(CITY).await;
+    let addr = server.addr;
+    assert_eq!(
+        server
+            .udp(&query("gtm.test", RecordType::SOA))
+            .await
+            .answers
+            .len(),
+        1
+    );
+    // An idle TCP connection must not hold shutdown up.
+    let idle = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    assert!(
+        server.stop(meridian::node::SHUTDOWN_GRACE).await,
+        "tasks still running after the grace period"
+    );
+    assert!(started.elapsed() < meridian::node::SHUTDOWN_GRACE);
+    drop(idle);
+    // Nobody answers any more.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let packet = query("gtm.test", RecordType::SOA)
+        .to_vec()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = socket.send_to(&packet, addr).await;
+    let mut buf = [0u8; 512];
+    let reply = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        socket.recv_from(&mut buf),
+    )
+    .await;
+    assert!(!matches!(reply, Ok(Ok(_))), "a stopped server answered");
+}

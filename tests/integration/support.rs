@@ -40,7 +40,7 @@ pub(crate) struct Server {
     pub(crate) handler: DnsHandler,
     pub(crate) snapshots: Snapshots,
     shutdown: CancellationToken,
-    _node: Node,
+    node: Option<Node>,
 }
 
 impl Drop for Server {
@@ -78,7 +78,15 @@ impl Server {
             handler,
             snapshots,
             shutdown: node.shutdown_token(),
-            _node: node,
+            node: Some(node),
+        }
+    }
+
+    /// Stops every task; true when they all finished within `grace`.
+    pub(crate) async fn stop(mut self, grace: Duration) -> bool {
+        match self.node.take() {
+            Some(node) => node.shutdown(grace).await,
+            None => true,
         }
     }
 

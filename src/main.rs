@@ -1,5 +1,6 @@
 //! The `meridian` binary: parse, load config before binding anything, run, exit code.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -134,8 +134,10 @@ impl Answerer {
             if let Some(ttl) = node.steered_ttl
                 && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
             {
+                let before = reply.answers.len();
                 let scope = self.steer(qtype, &owner, ttl, client, reply);
-                if reply.answers.is_empty() {
+                if reply.answers.len() == before {
+                    // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
                     reply.authorities.push(self.zone.negative_soa.clone());
                 }
                 return scope;

@@ -187,6 +187,20 @@ impl Checker<'_> {
         if let Some(dup) = first_duplicate(&raw.listen.dns) {
             return Err(self.invalid("listen.dns", dup, "listed twice"));
         }
+        if let Some(wildcard) = raw
+            .listen
+            .dns
+            .iter()
+            .find(|addr| addr.ip().is_unspecified())
+        {
+            // A wildcard UDP socket may answer from another address than the one queried,
+            // which resolvers drop: bind each service address explicitly.
+            return Err(self.invalid(
+                "listen.dns",
+                wildcard,
+                "list each address explicitly: a wildcard UDP socket can reply from the wrong address",
+            ));
+        }
         let status_url = match (raw.status_url, raw.listen.status) {
             (Some(url), _) => {
                 if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -214,6 +214,11 @@ fn bad_values_name_file_key_and_value() {
         |t| t.replace("ttl = 30\n", "ttl = \"30s\"\n"),
         &["ttl", "30s"],
     );
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("dns = [\"127.0.1.1:1053\"]", "dns = [\"0.0.0.0:53\"]"),
+        &["listen.dns", "0.0.0.0:53", "explicitly"],
+    );
 }
 
 #[test]

@@ -2,12 +2,16 @@
 //! loop, and hickory-server for TCP.
 //!
 //! hickory's `Server` funnels each UDP socket through one task and a channel; a blocking
-//! `recv_from` -> answer -> `send_to` loop per socket on its own thread does the same work
-//! with far less overhead, and the kernel spreads datagrams across the reuseport sockets.
+//! `recvmmsg` -> answer each -> `sendmmsg` loop per socket on its own thread does the same
+//! work with far less overhead, and the kernel spreads datagrams across the reuseport sockets.
 
-use std::io;
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
@@ -19,9 +23,6 @@ const UDP_WAKE: Duration = Duration::from_millis(200);
 
 /// A TCP connection that sends no query for this long is closed (as Knot's default).
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Largest UDP datagram we read; anything longer is not a DNS query.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// Sockets for one DNS service address, bound and ready to serve.
 #[derive(Debug)]
@@ -87,47 +88,99 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Datagrams moved per system call: recvmmsg/sendmmsg amortise the kernel crossing, which
+/// costs more than answering a query.
+const BATCH: usize = 32;
+
+/// Receive buffer per datagram. Queries are small; a larger one arrives cut and is refused
+/// as malformed.
+const MAX_QUERY: usize = 4096;
+
 /// Serves one UDP socket on the calling thread until `shutdown`. Blocking by design: run it
 /// on a dedicated thread.
-pub fn serve_udp(
-    socket: UdpSocket,
-    handler: DnsHandler,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
+pub fn serve_udp(socket: UdpSocket, handler: DnsHandler, shutdown: CancellationToken) -> io::Result<()> {
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(UDP_WAKE))?;
-    let mut packet = vec![0u8; MAX_DATAGRAM];
-    let mut reply = Vec::with_capacity(usize::from(super::answer::SERVER_PAYLOAD));
+    let fd = socket.as_raw_fd();
+    let mut packets = vec![[0u8; MAX_QUERY]; BATCH];
+    let mut replies: Vec<Vec<u8>> = (0..BATCH)
+        .map(|_| Vec::with_capacity(usize::from(super::answer::SERVER_PAYLOAD)))
+        .collect();
+    let mut destinations: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+    let mut lengths: Vec<usize> = Vec::with_capacity(BATCH);
+    let mut receive = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut send = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     while !shutdown.is_cancelled() {
-        let (len, src) = match socket.recv_from(&mut packet) {
-            Ok(received) => received,
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue;
-            }
-            Err(error) => {
-                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED): not fatal.
-                tracing::debug!(%error, "udp receive error");
-                continue;
-            }
-        };
-        // Port 0 cannot be answered; a reply to it is only ever spoofed-source reflection.
-        if src.port() == 0 {
-            continue;
-        }
-        if handler.respond_datagram(&packet[..len], src, &mut reply)
-            && let Err(error) = socket.send_to(&reply, src)
+        destinations.clear();
+        lengths.clear();
         {
-            tracing::debug!(%error, %src, "udp send error");
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
+                packets.iter_mut().map(|packet| [IoSliceMut::new(packet)]).collect();
+            // Blocks for the first datagram (up to UDP_WAKE), then takes what is queued.
+            let received = match recvmmsg(fd, &mut receive, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(received) => received,
+                Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                Err(error) => {
+                    // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED): not fatal.
+                    tracing::debug!(%error, "udp receive error");
+                    continue;
+                }
+            };
+            for message in received {
+                let (Some(address), Some(packet)) = (message.address, message.iovs().next()) else {
+                    continue;
+                };
+                let Some(source) = socket_addr(&address) else { continue };
+                // Port 0 cannot be answered; a reply to it is only ever spoofed-source reflection.
+                if source.port() == 0 {
+                    continue;
+                }
+                let reply = &mut replies[destinations.len()];
+                if handler.respond_datagram(packet, source, reply) {
+                    lengths.push(reply.len());
+                    destinations.push(Some(address));
+                }
+            }
         }
+        send_all(fd, &mut send, &replies[..destinations.len()], &destinations);
     }
     Ok(())
+}
+
+/// Sends every reply, in as few sendmmsg calls as the kernel allows.
+fn send_all(
+    fd: std::os::fd::RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    replies: &[Vec<u8>],
+    destinations: &[Option<SockaddrStorage>],
+) {
+    let mut sent = 0;
+    while sent < replies.len() {
+        let slices: Vec<[IoSlice<'_>; 1]> = replies[sent..].iter().map(|reply| [IoSlice::new(reply)]).collect();
+        let none: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(fd, headers, slices.iter(), &destinations[sent..], none, MsgFlags::empty()) {
+            Ok(results) => {
+                let count = results.count();
+                if count == 0 {
+                    return;
+                }
+                sent += count;
+            }
+            Err(Errno::EINTR) => {}
+            Err(error) => {
+                // One bad destination must not cost the rest of the batch their answers.
+                tracing::debug!(%error, "udp send error");
+                sent += 1;
+            }
+        }
+    }
+}
+
+fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = address.as_sockaddr_in() {
+        return Some(SocketAddr::V4((*v4).into()));
+    }
+    address.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
 }
 
 /// Serves DNS over TCP with hickory-server until `shutdown`, then lets open connections end.

@@ -5,10 +5,11 @@
 //! record and CIDR rule: most queries then cost one tree walk and no lock.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHashMap;
 
 use crate::config::Config;
 use crate::geo::{ClientAddress, GeoDb, Place, SharedGeoDb};
@@ -53,7 +54,7 @@ const CACHE_LIMIT: usize = 1 << 16;
 type CacheKey = (u64, u64, Option<usize>, Option<usize>);
 
 thread_local! {
-    static ORDERS: RefCell<HashMap<CacheKey, Arc<Placement>>> = RefCell::new(HashMap::new());
+    static ORDERS: RefCell<FxHashMap<CacheKey, Arc<Placement>>> = RefCell::new(FxHashMap::default());
 }
 
 impl Decider {

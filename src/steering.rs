@@ -54,7 +54,7 @@ pub struct RegionOrder {
 }
 
 /// The region an answer uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Choice {
     pub region: RegionId,
     /// Every candidate was down and the nearest was used anyway.

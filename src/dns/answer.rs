@@ -8,8 +8,9 @@ use hickory_server::server::Request;
 
 use super::ecs;
 use super::zone::ZoneData;
-use crate::decision::Decider;
+use crate::decision::{Decider, Decision};
 use crate::geo::{ClientAddress, ClientSource};
+use crate::steering::Choice;
 
 /// The EDNS payload size we advertise and the largest UDP reply we send (DNS Flag Day 2020).
 pub(crate) const SERVER_PAYLOAD: u16 = 1232;
@@ -21,6 +22,15 @@ const MAX_CNAME_CHAIN: usize = 8;
 /// for a better one as soon as a region recovers.
 const FAIL_OPEN_TTL: u32 = 5;
 
+/// What a reply depends on besides the query itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dependence {
+    /// The same for every client.
+    Fixed,
+    /// Steered: the records are the chosen region's.
+    Steered(Option<Choice>),
+}
+
 /// A response before encoding.
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -29,6 +39,7 @@ pub(crate) struct Reply {
     pub(crate) authorities: Vec<Record>,
     pub(crate) additionals: Vec<Record>,
     pub(crate) edns: Option<Edns>,
+    pub(crate) dependence: Dependence,
 }
 
 impl Reply {
@@ -42,6 +53,7 @@ impl Reply {
             authorities: Vec::new(),
             additionals: Vec::new(),
             edns: has_edns.then(server_edns),
+            dependence: Dependence::Fixed,
         }
     }
 
@@ -65,6 +77,20 @@ fn server_edns() -> Edns {
 pub(crate) struct Answerer {
     pub(crate) zone: ZoneData,
     pub(crate) decider: Decider,
+    /// Distinguishes answerers in the per-thread reply cache.
+    pub(crate) id: u64,
+}
+
+static ANSWERER_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Answerer {
+    pub(crate) fn new(zone: ZoneData, decider: Decider) -> Self {
+        Self {
+            zone,
+            decider,
+            id: ANSWERER_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 impl Answerer {
@@ -187,12 +213,8 @@ impl Answerer {
         reply: &mut Reply,
     ) -> u8 {
         let decision = self.decider.decide(client);
-        // Answered for the packet source: the subnet played no part, so any subnet may reuse
-        // the answer (scope 0), exactly as if the resolver had sent none.
-        let scope = match client.source {
-            ClientSource::Ecs => decision.scope_prefix,
-            ClientSource::Packet => 0,
-        };
+        let scope = steered_scope(&decision);
+        reply.dependence = Dependence::Steered(decision.choice);
         let Some(choice) = decision.choice else {
             return scope;
         };
@@ -224,6 +246,15 @@ impl Answerer {
             );
         }
         scope
+    }
+}
+
+/// The ECS scope of a steered answer. Answered for the packet source, the subnet played no
+/// part, so any subnet may reuse the answer (scope 0), exactly as if none had been sent.
+pub(crate) fn steered_scope(decision: &Decision) -> u8 {
+    match decision.client.source {
+        ClientSource::Ecs => decision.scope_prefix,
+        ClientSource::Packet => 0,
     }
 }
 

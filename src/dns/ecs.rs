@@ -104,17 +104,20 @@ fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
 /// `scope` is in the family geolocation used; an IPv4-mapped query address was looked up as
 /// IPv4, so its scope is shifted back into IPv6 terms. Never longer than the source prefix.
 pub(crate) fn echo(query: &ClientSubnet, scope: u8) -> ClientSubnet {
-    let mapped = matches!(query.addr(), IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    let scope = echo_scope(query.addr(), query.source_prefix(), scope);
+    ClientSubnet::new(query.addr(), query.source_prefix(), scope)
+}
+
+/// The scope to echo for a query's subnet `addr`/`source_prefix`, given the `scope` of the
+/// family geolocation used.
+pub(crate) fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
+    let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
     let scope = if mapped && scope > 0 {
         scope.saturating_add(96)
     } else {
         scope
     };
-    ClientSubnet::new(
-        query.addr(),
-        query.source_prefix(),
-        scope.min(query.source_prefix()),
-    )
+    scope.min(source_prefix)
 }
 
 #[cfg(test)]

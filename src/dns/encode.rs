@@ -1,7 +1,7 @@
 //! Encoding a [`Reply`] to wire format, truncating for UDP the way RFC 6891 wants.
 
 use hickory_proto::ProtoError;
-use hickory_proto::op::{EmitAndCount, emit_message_parts};
+use hickory_proto::op::{EmitAndCount, Metadata, emit_message_parts};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinEncoder, NameEncoding};
 use hickory_server::zone_handler::Queries;
@@ -20,9 +20,19 @@ impl EmitAndCount for Question<'_> {
         let start = encoder.offset();
         let bytes = queries.as_bytes();
         encoder.emit_vec(bytes)?;
-        if !queries.is_empty() && matches!(encoder.name_encoding(), NameEncoding::Compressed) {
-            // Later owners compress against the question name.
-            encoder.store_label_pointer(start, start + bytes.len());
+        if queries.len() == 1
+            && bytes.len() > 4
+            && matches!(encoder.name_encoding(), NameEncoding::Compressed)
+        {
+            // Later names point at the question's name and its suffixes: replies are smaller
+            // and owners keep the question's letter case. hickory matches labels up to, not
+            // including, the root byte.
+            let name_end = start + bytes.len() - 5;
+            let mut label = start;
+            while label < name_end {
+                encoder.store_label_pointer(label, name_end);
+                label += 1 + usize::from(bytes[label - start]);
+            }
         }
         Ok(queries.len())
     }
@@ -40,25 +50,19 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<(), ProtoError> {
     out.clear();
-    let header = emit(reply, queries, max_size, out, true)?;
-    if header {
+    let truncated = emit(&reply.metadata, reply, queries, max_size, out, true)?;
+    if truncated {
         out.clear();
-        let mut truncated = reply.metadata;
-        truncated.truncation = true;
-        let empty = Reply {
-            metadata: truncated,
-            answers: Vec::new(),
-            authorities: Vec::new(),
-            additionals: Vec::new(),
-            edns: reply.edns.clone(),
-        };
-        emit(&empty, queries, max_size, out, false)?;
+        let mut metadata = reply.metadata;
+        metadata.truncation = true;
+        emit(&metadata, reply, queries, max_size, out, false)?;
     }
     Ok(())
 }
 
 /// Returns whether records had to be left out.
 fn emit(
+    metadata: &Metadata,
     reply: &Reply,
     queries: Option<&Queries>,
     max_size: u16,
@@ -71,7 +75,7 @@ fn emit(
         if records { section } else { &[] }
     }
     let header = emit_message_parts(
-        &reply.metadata,
+        metadata,
         &mut Question(queries),
         &mut pick(&reply.answers, records).iter(),
         &mut pick(&reply.authorities, records).iter(),
@@ -80,5 +84,5 @@ fn emit(
         None,
         &mut encoder,
     )?;
-    Ok(header.metadata.truncation && !reply.metadata.truncation)
+    Ok(header.metadata.truncation && !metadata.truncation)
 }

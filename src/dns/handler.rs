@@ -11,8 +11,9 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::answer::{Answerer, Reply};
+use super::answer::{Answerer, Dependence, Reply};
 use super::encode::encode;
+use super::replay;
 use super::zone::ZoneData;
 use crate::config::Config;
 use crate::decision::Decider;
@@ -29,10 +30,7 @@ impl DnsHandler {
     pub fn new(config: Arc<Config>, geo: SharedGeoDb, health: SharedHealth) -> Self {
         let zone = ZoneData::build(&config);
         Self {
-            answerer: Arc::new(Answerer {
-                zone,
-                decider: Decider::new(config, geo, health),
-            }),
+            answerer: Arc::new(Answerer::new(zone, Decider::new(config, geo, health))),
         }
     }
 
@@ -44,29 +42,62 @@ impl DnsHandler {
     /// Answers one UDP datagram into `out`. Returns false when nothing must be sent: too
     /// short to carry a header, or a response (never answer those: reflection loops).
     pub fn respond_datagram(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        let Ok(header) = Header::read(&mut BinDecoder::new(packet)) else {
+        let plain = replay::parse(packet);
+        if let Some(query) = &plain
+            && replay::replay(query, src, &self.answerer, out)
+        {
+            return true;
+        }
+        let Some(dependence) = self.respond_in_full(packet, src, out) else {
             return false;
         };
-        if header.metadata.message_type == MessageType::Response {
-            return false;
+        if let (Some(query), Some(dependence)) = (&plain, dependence) {
+            replay::remember(query, &self.answerer, dependence, out);
         }
-        let encoded = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+        true
+    }
+
+    /// [`Self::respond_datagram`] without the reply cache: the full path, every time.
+    pub fn respond_datagram_uncached(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.respond_in_full(packet, src, out).is_some()
+    }
+
+    /// `None`: send nothing. `Some(None)`: a reply not to be cached.
+    fn respond_in_full(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Option<Dependence>> {
+        let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+        if header.metadata.message_type == MessageType::Response {
+            return None;
+        }
+        let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
             Ok(request) => {
                 let reply = self.answerer.answer(&request);
                 let limit = Reply::udp_limit(request.edns.as_ref());
-                encode(&reply, Some(&request.queries), limit, out)
+                (
+                    encode(&reply, Some(&request.queries), limit, out),
+                    Some(reply.dependence),
+                )
             }
             Err(_) => {
                 // The header is readable, so the client can be told its message is malformed.
                 let reply = Reply::empty(&header.metadata, false, ResponseCode::FormErr);
-                encode(&reply, None, 512, out)
+                (encode(&reply, None, 512, out), None)
             }
         };
         match encoded {
-            Ok(()) => true,
+            Ok(()) => Some(dependence),
             Err(error) => {
                 tracing::warn!(%error, %src, "cannot encode a reply");
-                server_failure(header.metadata.id, out)
+                server_failure(header.metadata.id, out).then_some(None)
             }
         }
     }

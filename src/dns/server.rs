@@ -11,7 +11,9 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
@@ -98,7 +100,11 @@ const MAX_QUERY: usize = 4096;
 
 /// Serves one UDP socket on the calling thread until `shutdown`. Blocking by design: run it
 /// on a dedicated thread.
-pub fn serve_udp(socket: UdpSocket, handler: DnsHandler, shutdown: CancellationToken) -> io::Result<()> {
+pub fn serve_udp(
+    socket: UdpSocket,
+    handler: DnsHandler,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(UDP_WAKE))?;
     let fd = socket.as_raw_fd();
@@ -114,10 +120,18 @@ pub fn serve_udp(socket: UdpSocket, handler: DnsHandler, shutdown: CancellationT
         destinations.clear();
         lengths.clear();
         {
-            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
-                packets.iter_mut().map(|packet| [IoSliceMut::new(packet)]).collect();
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> = packets
+                .iter_mut()
+                .map(|packet| [IoSliceMut::new(packet)])
+                .collect();
             // Blocks for the first datagram (up to UDP_WAKE), then takes what is queued.
-            let received = match recvmmsg(fd, &mut receive, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+            let received = match recvmmsg(
+                fd,
+                &mut receive,
+                slices.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
                 Ok(received) => received,
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
                 Err(error) => {
@@ -130,7 +144,9 @@ pub fn serve_udp(socket: UdpSocket, handler: DnsHandler, shutdown: CancellationT
                 let (Some(address), Some(packet)) = (message.address, message.iovs().next()) else {
                     continue;
                 };
-                let Some(source) = socket_addr(&address) else { continue };
+                let Some(source) = socket_addr(&address) else {
+                    continue;
+                };
                 // Port 0 cannot be answered; a reply to it is only ever spoofed-source reflection.
                 if source.port() == 0 {
                     continue;
@@ -156,9 +172,19 @@ fn send_all(
 ) {
     let mut sent = 0;
     while sent < replies.len() {
-        let slices: Vec<[IoSlice<'_>; 1]> = replies[sent..].iter().map(|reply| [IoSlice::new(reply)]).collect();
+        let slices: Vec<[IoSlice<'_>; 1]> = replies[sent..]
+            .iter()
+            .map(|reply| [IoSlice::new(reply)])
+            .collect();
         let none: [ControlMessage<'_>; 0] = [];
-        match sendmmsg(fd, headers, slices.iter(), &destinations[sent..], none, MsgFlags::empty()) {
+        match sendmmsg(
+            fd,
+            headers,
+            slices.iter(),
+            &destinations[sent..],
+            none,
+            MsgFlags::empty(),
+        ) {
             Ok(results) => {
                 let count = results.count();
                 if count == 0 {
@@ -180,7 +206,9 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = address.as_sockaddr_in() {
         return Some(SocketAddr::V4((*v4).into()));
     }
-    address.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+    address
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
 }
 
 /// Serves DNS over TCP with hickory-server until `shutdown`, then lets open connections end.

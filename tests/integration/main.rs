@@ -6,4 +6,5 @@ mod geo_edges;
 mod hostile;
 mod mmdb;
 mod reload;
+mod replay;
 mod support;

@@ -1,0 +1,303 @@
+//! The reply cache of the UDP path: replies that [`Answerer::answer`] built are replayed for
+//! later queries that differ only in what can be patched in.
+//!
+//! A reply depends on the question (letter case aside), the EDNS buffer, whether and how long
+//! an ECS option is, and for steered names the chosen region. The rest of a reply is patched
+//! per query: the ID, the RD and CD bits, the question's letter case (owners point at the
+//! question, so they follow it) and the OPT record with the ECS echo, rebuilt at the end.
+//! Only plain queries take this path; anything unusual goes the full way, so the cache can
+//! only ever repeat what the full path said. Entries never go stale: a cache belongs to one
+//! [`Answerer`], whose zone is immutable, and steering is decided for every query.
+
+use std::cell::RefCell;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use rustc_hash::FxHashMap;
+
+use super::answer::{Answerer, Dependence, SERVER_PAYLOAD, steered_scope};
+use crate::geo::ClientAddress;
+use crate::steering::Choice;
+
+/// Entries per thread before the cache starts over (random names must not grow it forever).
+const CACHE_LIMIT: usize = 8192;
+
+/// Longest question kept: a 255-byte name plus type and class.
+const MAX_QUESTION: usize = 259;
+
+/// The ECS option of a query, checked as strictly as the full path checks it.
+#[derive(Debug, Clone, Copy)]
+struct Subnet {
+    family: u16,
+    source_prefix: u8,
+    addr: IpAddr,
+    /// Address bytes on the wire: ceil(source_prefix / 8).
+    addr_len: u8,
+}
+
+/// A query in the one shape the cache serves: one question, at most an OPT with at most ECS.
+#[derive(Debug)]
+pub(crate) struct PlainQuery<'a> {
+    packet: &'a [u8],
+    question_len: usize,
+    /// EDNS: the UDP size limit the reply is held to, and the subnet.
+    edns: Option<(u16, Option<Subnet>)>,
+}
+
+/// Reads `packet` if it is a plain query; `None` sends it the full way.
+pub(crate) fn parse(packet: &[u8]) -> Option<PlainQuery<'_>> {
+    let header = packet.get(..12)?;
+    // QR=0, opcode QUERY, TC=0; RCODE 0; QD=1, AN=0, NS=0, AR<=1.
+    if header[2] & 0xfa != 0 || header[3] & 0x0f != 0 || header[4..10] != [0, 1, 0, 0, 0, 0] {
+        return None;
+    }
+    let additional = u16::from_be_bytes([header[10], header[11]]);
+    let mut at = 12;
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        at += 1;
+        match len {
+            0 => break,
+            // Compression pointers and reserved label types take the full way.
+            64.. => return None,
+            _ => at += len,
+        }
+    }
+    let question_len = at + 4 - 12;
+    if question_len > MAX_QUESTION || packet.len() < at + 4 {
+        return None;
+    }
+    at += 4;
+    let edns = match additional {
+        0 => None,
+        1 => Some(parse_opt(packet, at)?),
+        _ => return None,
+    };
+    if edns.is_none() && packet.len() != at {
+        return None;
+    }
+    Some(PlainQuery {
+        packet,
+        question_len,
+        edns,
+    })
+}
+
+/// An OPT record ending the packet: version 0, no extended RCODE, only an ECS option.
+fn parse_opt(packet: &[u8], at: usize) -> Option<(u16, Option<Subnet>)> {
+    let opt = packet.get(at..at + 11)?;
+    if opt[..3] != [0, 0, 41] || opt[5] != 0 || opt[6] != 0 {
+        return None;
+    }
+    let payload = u16::from_be_bytes([opt[3], opt[4]]);
+    let rdata_len = usize::from(u16::from_be_bytes([opt[9], opt[10]]));
+    let rdata = packet.get(at + 11..)?;
+    if rdata.len() != rdata_len {
+        return None;
+    }
+    let subnet = match rdata {
+        [] => None,
+        [0, 8, len_high, len_low, option @ ..]
+            if usize::from(u16::from_be_bytes([*len_high, *len_low])) == option.len() =>
+        {
+            Some(parse_subnet(option)?)
+        }
+        _ => return None,
+    };
+    Some((payload.clamp(512, SERVER_PAYLOAD), subnet))
+}
+
+fn parse_subnet(option: &[u8]) -> Option<Subnet> {
+    let [family_high, family_low, source_prefix, _scope, address @ ..] = option else {
+        return None;
+    };
+    let family = u16::from_be_bytes([*family_high, *family_low]);
+    let width = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    let addr_len = source_prefix.div_ceil(8);
+    if *source_prefix > width || address.len() != usize::from(addr_len) {
+        return None;
+    }
+    // Bits beyond the source prefix must be zero (else FORMERR, the full path's business).
+    if let Some(last) = address.last()
+        && source_prefix % 8 != 0
+        && last & (0xff >> (source_prefix % 8)) != 0
+    {
+        return None;
+    }
+    let addr = if family == 1 {
+        let mut octets = [0u8; 4];
+        octets[..address.len()].copy_from_slice(address);
+        IpAddr::V4(Ipv4Addr::from(octets))
+    } else {
+        let mut octets = [0u8; 16];
+        octets[..address.len()].copy_from_slice(address);
+        IpAddr::V6(Ipv6Addr::from(octets))
+    };
+    Some(Subnet {
+        family,
+        source_prefix: *source_prefix,
+        addr,
+        addr_len,
+    })
+}
+
+impl PlainQuery<'_> {
+    fn question(&self) -> &[u8] {
+        &self.packet[12..12 + self.question_len]
+    }
+
+    /// Answerer, lower-case question, EDNS limit and ECS shape: what the cached bytes are for.
+    fn key(&self, answerer: u64, buf: &mut [u8; MAX_QUESTION + 16]) -> usize {
+        buf[..8].copy_from_slice(&answerer.to_be_bytes());
+        let question = self.question();
+        for (slot, byte) in buf[8..].iter_mut().zip(question) {
+            *slot = byte.to_ascii_lowercase();
+        }
+        let mut at = 8 + question.len();
+        let (limit, subnet) = self.edns.unwrap_or((0, None));
+        buf[at..at + 2].copy_from_slice(&limit.to_be_bytes());
+        buf[at + 2] = u8::from(self.edns.is_some());
+        buf[at + 3] = subnet.map_or(0xff, |s| s.addr_len);
+        buf[at + 4] = subnet.map_or(0, |s| u8::try_from(s.family).unwrap_or(0));
+        at += 5;
+        at
+    }
+
+    fn client(&self, source: SocketAddr) -> ClientAddress {
+        let subnet = self.edns.and_then(|(_, subnet)| subnet);
+        ClientAddress::select(subnet.map(|s| (s.addr, s.source_prefix)), source.ip())
+    }
+
+    /// Length of the OPT record we append for this query.
+    fn opt_len(&self) -> usize {
+        match self.edns {
+            None => 0,
+            Some((_, None)) => 11,
+            Some((_, Some(subnet))) => 11 + 8 + usize::from(subnet.addr_len),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Entry {
+    Fixed(Box<[u8]>),
+    Steered(FxHashMap<Option<Choice>, Box<[u8]>>),
+}
+
+thread_local! {
+    static CACHE: RefCell<FxHashMap<Box<[u8]>, Entry>> = RefCell::new(FxHashMap::default());
+}
+
+/// Writes the reply to `query` into `out` from the cache; false on a miss.
+pub(crate) fn replay(
+    query: &PlainQuery<'_>,
+    source: SocketAddr,
+    answerer: &Answerer,
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut key = [0u8; MAX_QUESTION + 16];
+    let key_len = query.key(answerer.id, &mut key);
+    CACHE.with(|cache| {
+        let cache = cache.borrow();
+        let (bytes, scope) = match cache.get(&key[..key_len]) {
+            None => return false,
+            Some(Entry::Fixed(bytes)) => (bytes, 0),
+            Some(Entry::Steered(by_choice)) => {
+                let decision = answerer.decider.decide(query.client(source));
+                match by_choice.get(&decision.choice) {
+                    Some(bytes) => (bytes, steered_scope(&decision)),
+                    None => return false,
+                }
+            }
+        };
+        out.clear();
+        out.extend_from_slice(bytes);
+        patch(query, scope, out);
+        true
+    })
+}
+
+/// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo.
+fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
+    let packet = query.packet;
+    out[..2].copy_from_slice(&packet[..2]);
+    out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
+    out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
+    out[12..12 + query.question_len].copy_from_slice(query.question());
+    let Some((_, subnet)) = query.edns else {
+        return;
+    };
+    let additional = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
+    out[10..12].copy_from_slice(&additional.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 41]);
+    out.extend_from_slice(&SERVER_PAYLOAD.to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    match subnet {
+        None => out.extend_from_slice(&[0, 0]),
+        Some(subnet) => {
+            let option_len = 4 + u16::from(subnet.addr_len);
+            out.extend_from_slice(&(option_len + 4).to_be_bytes());
+            out.extend_from_slice(&[0, 8]);
+            out.extend_from_slice(&option_len.to_be_bytes());
+            out.extend_from_slice(&subnet.family.to_be_bytes());
+            out.push(subnet.source_prefix);
+            out.push(super::ecs::echo_scope(
+                subnet.addr,
+                subnet.source_prefix,
+                scope,
+            ));
+            let address = match subnet.addr {
+                IpAddr::V4(v4) => v4.octets().to_vec(),
+                IpAddr::V6(v6) => v6.octets().to_vec(),
+            };
+            out.extend_from_slice(&address[..usize::from(subnet.addr_len)]);
+        }
+    }
+}
+
+/// Keeps the reply the full path wrote into `out` for `query`, without its OPT record.
+pub(crate) fn remember(
+    query: &PlainQuery<'_>,
+    answerer: &Answerer,
+    dependence: Dependence,
+    reply: &[u8],
+) {
+    let opt_len = query.opt_len();
+    let Some(body_len) = reply.len().checked_sub(opt_len) else {
+        return;
+    };
+    // The OPT must be where we expect it, or the reply is not one we can rebuild.
+    if body_len < 12 || (opt_len > 0 && reply[body_len..body_len + 3] != [0, 0, 41]) {
+        return;
+    }
+    let mut body = reply[..body_len].to_vec();
+    if opt_len > 0 {
+        let additional = u16::from_be_bytes([body[10], body[11]]).saturating_sub(1);
+        body[10..12].copy_from_slice(&additional.to_be_bytes());
+    }
+    let mut key = [0u8; MAX_QUESTION + 16];
+    let key_len = query.key(answerer.id, &mut key);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        let key: Box<[u8]> = key[..key_len].into();
+        match dependence {
+            Dependence::Fixed => {
+                cache.insert(key, Entry::Fixed(body.into()));
+            }
+            Dependence::Steered(choice) => {
+                let entry = cache
+                    .entry(key)
+                    .or_insert_with(|| Entry::Steered(FxHashMap::default()));
+                if let Entry::Steered(by_choice) = entry {
+                    by_choice.insert(choice, body.into());
+                }
+            }
+        }
+    });
+}

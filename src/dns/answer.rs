@@ -249,12 +249,13 @@ impl Answerer {
     }
 }
 
-/// The ECS scope of a steered answer. Answered for the packet source, the subnet played no
-/// part, so any subnet may reuse the answer (scope 0), exactly as if none had been sent.
+/// The ECS scope of a steered answer. When an unusable subnet (private, say) made us answer
+/// for the packet source, the answer holds for that subnet only: a global subnet would have
+/// been steered. Scope 0 there would let a resolver hand it to all its clients.
 pub(crate) fn steered_scope(decision: &Decision) -> u8 {
     match decision.client.source {
         ClientSource::Ecs => decision.scope_prefix,
-        ClientSource::Packet => 0,
+        ClientSource::Packet => decision.client.ecs_source_prefix.unwrap_or(0),
     }
 }
 

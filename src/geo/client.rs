@@ -21,6 +21,8 @@ pub struct ClientAddress {
     /// Significant bits of `addr` (the ECS source prefix, in `addr`'s family); the full
     /// length for a packet source.
     pub prefix: u8,
+    /// The source prefix of the query's ECS option, as sent, even when it was not usable.
+    pub ecs_source_prefix: Option<u8>,
 }
 
 impl ClientAddress {
@@ -36,6 +38,7 @@ impl ClientAddress {
                     addr,
                     source: ClientSource::Ecs,
                     prefix,
+                    ecs_source_prefix: Some(source_prefix),
                 };
             }
         }
@@ -44,6 +47,7 @@ impl ClientAddress {
             addr,
             source: ClientSource::Packet,
             prefix: full_prefix(addr),
+            ecs_source_prefix: ecs.map(|(_, source_prefix)| source_prefix),
         }
     }
 }

@@ -60,7 +60,9 @@ async fn ipv4_mapped_subnets_are_canonicalised() {
 async fn unusable_subnets_fall_back_to_the_packet_source() {
     let server = Server::start(CITY).await;
     // Source prefix 0 and private subnets say nothing about the client: 127.0.0.1 is used,
-    // which has no location, and the answer does not depend on the subnet (scope 0).
+    // which has no location. Prefix 0 asks for an answer for everyone (scope 0); a private
+    // subnet gets an answer for that subnet only (scope = source prefix), so a resolver does
+    // not hand it to clients whose global subnets would be steered elsewhere.
     for (subnet, prefix) in [
         ("0.0.0.0", 0),
         ("10.0.0.0", 8),
@@ -73,7 +75,7 @@ async fn unusable_subnets_fall_back_to_the_packet_source() {
         assert_eq!(region_of(&reply), "us-east", "{subnet}/{prefix}");
         assert_eq!(
             ecs_echo(&reply).map(|e| e.scope_prefix()),
-            Some(0),
+            Some(prefix),
             "{subnet}/{prefix}"
         );
     }

@@ -14,6 +14,7 @@ use rustc_hash::FxHashMap;
 use crate::config::Config;
 use crate::geo::{ClientAddress, GeoDb, Place, SharedGeoDb};
 use crate::health::{HealthSnapshot, SharedHealth};
+use crate::region::Family;
 use crate::steering::{self, Choice, RegionOrder};
 
 /// What the region order was computed from, and the order itself.
@@ -79,7 +80,8 @@ impl Decider {
         self.geo.load_full()
     }
 
-    pub fn decide(&self, client: ClientAddress) -> Decision {
+    /// The decision for `client` asking for addresses of `family`.
+    pub fn decide(&self, client: ClientAddress, family: Family) -> Decision {
         let geo = self.geo.load();
         let lookup = geo.lookup(client.addr);
         let rules = &self.config.steering;
@@ -110,11 +112,16 @@ impl Decider {
                 placement
             }
         };
-        let choice = steering::choose(&placement.order, &self.health.load());
+        let regions = &self.config.regions;
+        let choice = steering::choose(&placement.order, &self.health.load(), |id| {
+            regions[id.index()].serves(family)
+        });
         let scope_prefix = steering::scope_prefix(
             client.addr,
             client.prefix,
-            lookup.network.map(|(_, prefix)| prefix),
+            // No network (an IPv6 client of an IPv4-only database): nothing says how far the
+            // answer reaches, so it is for the client's own subnet only.
+            Some(lookup.network.map_or(client.prefix, |(_, prefix)| prefix)),
             &rules.cidr,
             cidr,
         );

@@ -16,6 +16,7 @@ use crate::cli::ExplainArgs;
 use crate::dns::DnsHandler;
 use crate::geo::ClientAddress;
 use crate::node::Snapshots;
+use crate::region::Family;
 
 pub fn run(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
     let snapshots = Snapshots::load(config_path, args.geo_db.as_deref())?;
@@ -59,7 +60,12 @@ pub fn explain(
     let config = decider.config();
     let geo = decider.geo();
     let health = decider.health();
-    let decision = decider.decide(ClientAddress::select(None, client));
+    let family = if qtype == RecordType::AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let decision = decider.decide(ClientAddress::select(None, client), family);
     let placement = &decision.placement;
     let place = &placement.place;
 
@@ -141,7 +147,8 @@ pub fn explain(
     } else {
         ""
     };
-    writeln!(w, "answer     {}{flags}", reply.metadata.response_code)?;
+    let code = format!("{:?}", reply.metadata.response_code).to_ascii_uppercase();
+    writeln!(w, "answer     {code}{flags}")?;
     for record in reply
         .answers
         .iter()

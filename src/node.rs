@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -203,6 +203,11 @@ pub async fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<()> {
     } else {
         args.dns_listen.clone()
     };
+    if let Some(wildcard) = dns.iter().find(|addr| addr.ip().is_unspecified()) {
+        anyhow::bail!(
+            "--dns-listen {wildcard}: list each address explicitly: a wildcard UDP socket can reply from the wrong address"
+        );
+    }
     let http = args.http_listen.or(region.listen.http);
     let udp = args.udp_sockets.unwrap_or_else(default_udp_sockets);
     let sockets = RegionSockets::bind(region, &dns, http, udp).await?;
@@ -258,9 +263,4 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         db.database_type()
     )?;
     Ok(())
-}
-
-/// Resolves the config path for messages.
-pub fn display_path(path: &Path) -> PathBuf {
-    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
 }

@@ -18,6 +18,13 @@ impl RegionId {
     }
 }
 
+/// The address family a steered answer is for: A records or AAAA records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
 /// A point on the globe, in degrees (WGS 84).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location {
@@ -57,4 +64,14 @@ pub struct Region {
     pub status_url: String,
     /// Relative capacity (weight) of the region; used by later balancing policies.
     pub capacity: u32,
+}
+
+impl Region {
+    /// Whether the region has addresses to hand out for `family`.
+    pub fn serves(&self, family: Family) -> bool {
+        match family {
+            Family::V4 => !self.ipv4.is_empty(),
+            Family::V6 => !self.ipv6.is_empty(),
+        }
+    }
 }

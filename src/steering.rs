@@ -145,14 +145,27 @@ pub fn order_regions(
     }
 }
 
-/// The first healthy candidate; when all are down, fail open to the first (the best placed):
-/// answering somewhere beats answering nothing, and it is reported loudly.
-pub fn choose(order: &RegionOrder, health: &HealthSnapshot) -> Option<Choice> {
-    let first = order.candidates.first()?;
+/// The first healthy candidate that can answer (has addresses of the family asked for); when
+/// all of those are down, fail open to the first of them: answering somewhere beats answering
+/// nothing, and it is reported loudly. `None` when no region can answer at all.
+pub fn choose(
+    order: &RegionOrder,
+    health: &HealthSnapshot,
+    can_answer: impl Fn(RegionId) -> bool,
+) -> Option<Choice> {
+    let mut eligible = order
+        .candidates
+        .iter()
+        .filter(|candidate| can_answer(candidate.region));
+    let first = eligible.next()?;
+    if health.is_up(first.region) {
+        return Some(Choice {
+            region: first.region,
+            fail_open: false,
+        });
+    }
     Some(
-        order
-            .candidates
-            .iter()
+        eligible
             .find(|candidate| health.is_up(candidate.region))
             .map(|candidate| Choice {
                 region: candidate.region,

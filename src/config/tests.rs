@@ -215,10 +215,47 @@ fn bad_values_name_file_key_and_value() {
         &["ttl", "30s"],
     );
     refused(
+        "meridian.toml",
+        |t| {
+            format!(
+                "{t}\n[[zone.record]]\nname = \"mail\"\ntype = \"A\"\nvalue = \"127.0.1.26\"\nttl = 60\n"
+            )
+        },
+        &["zone.record[5].ttl", "60", "share one TTL"],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            format!("{t}\n[[zone.record]]\nname = \"mail\"\ntype = \"A\"\nvalue = \"127.0.1.25\"\n")
+        },
+        &["zone.record[5]", "listed twice"],
+    );
+    refused(
         "regions/us-east.toml",
         |t| t.replace("dns = [\"127.0.1.1:1053\"]", "dns = [\"0.0.0.0:53\"]"),
         &["listen.dns", "0.0.0.0:53", "explicitly"],
     );
+}
+
+#[test]
+fn long_txt_values_are_cut_into_valid_strings() {
+    let dir = copy_config(&repo("meridian.toml"));
+    let value = format!("{}é{}", "a".repeat(254), "b".repeat(300));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        format!("{t}\n[[zone.record]]\nname = \"long\"\ntype = \"TXT\"\nvalue = \"{value}\"\n")
+    });
+    let config = Config::load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let record = config
+        .zone
+        .records
+        .last()
+        .unwrap_or_else(|| panic!("no record"));
+    let hickory_proto::rr::RData::TXT(txt) = &record.rdata else {
+        panic!("not TXT")
+    };
+    let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
+    assert!(strings.iter().all(|s| s.len() <= 255));
+    assert_eq!(strings.concat(), value.as_bytes(), "bytes kept exactly");
 }
 
 #[test]

@@ -377,13 +377,11 @@ impl Checker<'_> {
                 if text.is_empty() {
                     return Err(bad("a TXT record needs text".into()));
                 }
-                // One character-string holds at most 255 bytes (RFC 1035 section 3.3).
-                let chunks = text
-                    .as_bytes()
-                    .chunks(255)
-                    .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
-                    .collect();
-                Ok(RData::TXT(TXT::new(chunks)))
+                // One character-string holds at most 255 bytes (RFC 1035 section 3.3); cut
+                // bytes, not characters, so no string ever grows past the limit.
+                Ok(RData::TXT(TXT::from_bytes(
+                    text.as_bytes().chunks(255).collect(),
+                )))
             }
             RecordType::MX => {
                 let mut parts = text.split_whitespace();
@@ -418,6 +416,28 @@ impl Checker<'_> {
         }
         for (i, record) in zone.records.iter().enumerate() {
             let key = format!("zone.record[{i}]");
+            let earlier = &zone.records[..i];
+            if earlier
+                .iter()
+                .any(|other| other.name == record.name && other.rdata == record.rdata)
+            {
+                return Err(self.invalid(key, &record.name, "the same record is listed twice"));
+            }
+            let sibling = earlier
+                .iter()
+                .find(|other| other.name == record.name && other.record_type == record.record_type);
+            if let Some(sibling) = sibling
+                && sibling.ttl != record.ttl
+            {
+                return Err(self.invalid(
+                    format!("zone.record[{i}].ttl"),
+                    record.ttl,
+                    format!(
+                        "records of one name and type share one TTL (RFC 2181 section 5.2); an earlier {} {} has {}",
+                        record.name, record.record_type, sibling.ttl
+                    ),
+                ));
+            }
             let types = &types_at[&record.name];
             if record.record_type == RecordType::CNAME {
                 if record.name == zone.apex {

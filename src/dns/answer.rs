@@ -10,6 +10,7 @@ use super::ecs;
 use super::zone::ZoneData;
 use crate::decision::{Decider, Decision};
 use crate::geo::{ClientAddress, ClientSource};
+use crate::region::Family;
 use crate::steering::Choice;
 
 /// The EDNS payload size we advertise and the largest UDP reply we send (DNS Flag Day 2020).
@@ -44,7 +45,11 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// An empty reply to `request` with `code`, carrying an OPT record if the query had one.
-    pub(crate) fn empty(request: &Metadata, has_edns: bool, code: ResponseCode) -> Self {
+    pub(crate) fn empty(
+        request: &Metadata,
+        request_edns: Option<&Edns>,
+        code: ResponseCode,
+    ) -> Self {
         let mut metadata = Metadata::response_from_request(request);
         metadata.response_code = code;
         Self {
@@ -52,7 +57,7 @@ impl Reply {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
-            edns: has_edns.then(server_edns),
+            edns: request_edns.map(|edns| server_edns(edns.flags().dnssec_ok)),
             dependence: Dependence::Fixed,
         }
     }
@@ -64,11 +69,12 @@ impl Reply {
     }
 }
 
-fn server_edns() -> Edns {
+fn server_edns(dnssec_ok: bool) -> Edns {
     let mut edns = Edns::new();
     edns.set_max_payload(SERVER_PAYLOAD);
     edns.set_version(0);
-    edns.set_dnssec_ok(false);
+    // RFC 3225 section 3: the DO bit is copied from the query.
+    edns.set_dnssec_ok(dnssec_ok);
     edns
 }
 
@@ -96,8 +102,7 @@ impl Answerer {
 impl Answerer {
     pub(crate) fn answer(&self, request: &Request) -> Reply {
         let request_edns = request.edns.as_ref();
-        let has_edns = request_edns.is_some();
-        let fail = |code| Reply::empty(&request.metadata, has_edns, code);
+        let fail = |code| Reply::empty(&request.metadata, request_edns, code);
         if request_edns.is_some_and(|edns| edns.version() != 0) {
             // RFC 6891 section 6.1.3: BADVERS, with our (version 0) OPT.
             return fail(ResponseCode::BADVERS);
@@ -212,7 +217,8 @@ impl Answerer {
         client: ClientAddress,
         reply: &mut Reply,
     ) -> u8 {
-        let decision = self.decider.decide(client);
+        let family = self.family_for(qtype);
+        let decision = self.decider.decide(client, family);
         let scope = steered_scope(&decision);
         reply.dependence = Dependence::Steered(decision.choice);
         let Some(choice) = decision.choice else {
@@ -226,26 +232,36 @@ impl Answerer {
             ttl
         };
         let max = config.answer.max_addresses;
-        let want_v4 =
-            qtype == RecordType::A || (qtype == RecordType::ANY && !region.ipv4.is_empty());
-        if want_v4 {
-            reply.answers.extend(
+        match family {
+            Family::V4 => reply.answers.extend(
                 region
                     .ipv4
                     .iter()
                     .take(max)
                     .map(|addr| Record::from_rdata(owner.clone(), ttl, RData::A(A(*addr)))),
-            );
-        } else {
-            reply.answers.extend(
-                region
-                    .ipv6
-                    .iter()
-                    .take(max)
-                    .map(|addr| Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(*addr)))),
-            );
+            ),
+            Family::V6 => {
+                reply.answers.extend(
+                    region.ipv6.iter().take(max).map(|addr| {
+                        Record::from_rdata(owner.clone(), ttl, RData::AAAA(AAAA(*addr)))
+                    }),
+                )
+            }
         }
         scope
+    }
+
+    /// The family a steered name answers `qtype` with: A for A, AAAA for AAAA, and for ANY
+    /// (one RRset, RFC 8482) A unless no region has IPv4 addresses.
+    pub(crate) fn family_for(&self, qtype: RecordType) -> Family {
+        let regions = &self.decider.config().regions;
+        match qtype {
+            RecordType::AAAA => Family::V6,
+            RecordType::ANY if !regions.iter().any(|region| region.serves(Family::V4)) => {
+                Family::V6
+            }
+            _ => Family::V4,
+        }
     }
 }
 

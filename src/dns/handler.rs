@@ -89,7 +89,7 @@ impl DnsHandler {
             }
             Err(_) => {
                 // The header is readable, so the client can be told its message is malformed.
-                let reply = Reply::empty(&header.metadata, false, ResponseCode::FormErr);
+                let reply = Reply::empty(&header.metadata, None, ResponseCode::FormErr);
                 (encode(&reply, None, 512, out), None)
             }
         };
@@ -107,7 +107,7 @@ impl DnsHandler {
 fn server_failure(id: u16, out: &mut Vec<u8>) -> bool {
     let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
     metadata.response_code = ResponseCode::ServFail;
-    let reply = Reply::empty(&metadata, false, ResponseCode::ServFail);
+    let reply = Reply::empty(&metadata, None, ResponseCode::ServFail);
     encode(&reply, None, 512, out).is_ok()
 }
 

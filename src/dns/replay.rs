@@ -1,10 +1,12 @@
 //! The reply cache of the UDP path: replies that [`Answerer::answer`] built are replayed for
 //! later queries that differ only in what can be patched in.
 //!
-//! A reply depends on the question (letter case aside), the EDNS buffer, whether and how long
-//! an ECS option is, and for steered names the chosen region. The rest of a reply is patched
-//! per query: the ID, the RD and CD bits, the question's letter case (owners point at the
-//! question, so they follow it) and the OPT record with the ECS echo, rebuilt at the end.
+//! Without its OPT record, a reply depends on the question (letter case aside), on whether
+//! the query had EDNS, and for steered names on the chosen region. The rest is patched per
+//! query: the ID, the RD and CD bits, the question's letter case (owners point at the
+//! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
+//! Truncated replies are never kept, and a kept reply is replayed only when it fits the
+//! query's buffer: the full path would have sent the very same records.
 //! Only plain queries take this path; anything unusual goes the full way, so the cache can
 //! only ever repeat what the full path said. Entries never go stale: a cache belongs to one
 //! [`Answerer`], whose zone is immutable, and steering is decided for every query.
@@ -12,6 +14,7 @@
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use hickory_proto::rr::RecordType;
 use rustc_hash::FxHashMap;
 
 use super::answer::{Answerer, Dependence, SERVER_PAYLOAD, steered_scope};
@@ -34,13 +37,21 @@ struct Subnet {
     addr_len: u8,
 }
 
+/// The OPT record of a plain query.
+#[derive(Debug, Clone, Copy)]
+struct QueryEdns {
+    /// The UDP size the reply is held to.
+    limit: u16,
+    dnssec_ok: bool,
+    subnet: Option<Subnet>,
+}
+
 /// A query in the one shape the cache serves: one question, at most an OPT with at most ECS.
 #[derive(Debug)]
 pub(crate) struct PlainQuery<'a> {
     packet: &'a [u8],
     question_len: usize,
-    /// EDNS: the UDP size limit the reply is held to, and the subnet.
-    edns: Option<(u16, Option<Subnet>)>,
+    edns: Option<QueryEdns>,
 }
 
 /// Reads `packet` if it is a plain query; `None` sends it the full way.
@@ -83,7 +94,7 @@ pub(crate) fn parse(packet: &[u8]) -> Option<PlainQuery<'_>> {
 }
 
 /// An OPT record ending the packet: version 0, no extended RCODE, only an ECS option.
-fn parse_opt(packet: &[u8], at: usize) -> Option<(u16, Option<Subnet>)> {
+fn parse_opt(packet: &[u8], at: usize) -> Option<QueryEdns> {
     let opt = packet.get(at..at + 11)?;
     if opt[..3] != [0, 0, 41] || opt[5] != 0 || opt[6] != 0 {
         return None;
@@ -103,7 +114,11 @@ fn parse_opt(packet: &[u8], at: usize) -> Option<(u16, Option<Subnet>)> {
         }
         _ => return None,
     };
-    Some((payload.clamp(512, SERVER_PAYLOAD), subnet))
+    Some(QueryEdns {
+        limit: payload.clamp(512, SERVER_PAYLOAD),
+        dnssec_ok: opt[7] & 0x80 != 0,
+        subnet,
+    })
 }
 
 fn parse_subnet(option: &[u8]) -> Option<Subnet> {
@@ -149,35 +164,46 @@ impl PlainQuery<'_> {
         &self.packet[12..12 + self.question_len]
     }
 
-    /// Answerer, lower-case question, EDNS limit and ECS shape: what the cached bytes are for.
+    /// Answerer, question with its name in lower case, EDNS or not: what a body is for.
     fn key(&self, answerer: u64, buf: &mut [u8; MAX_QUESTION + 16]) -> usize {
         buf[..8].copy_from_slice(&answerer.to_be_bytes());
         let question = self.question();
-        for (slot, byte) in buf[8..].iter_mut().zip(question) {
-            *slot = byte.to_ascii_lowercase();
-        }
-        let mut at = 8 + question.len();
-        let (limit, subnet) = self.edns.unwrap_or((0, None));
-        buf[at..at + 2].copy_from_slice(&limit.to_be_bytes());
-        buf[at + 2] = u8::from(self.edns.is_some());
-        buf[at + 3] = subnet.map_or(0xff, |s| s.addr_len);
-        buf[at + 4] = subnet.map_or(0, |s| u8::try_from(s.family).unwrap_or(0));
-        at += 5;
-        at
+        let name_len = question.len() - 4;
+        buf[8..8 + name_len].copy_from_slice(&question[..name_len]);
+        buf[8..8 + name_len].make_ascii_lowercase();
+        // Type and class as they are: 0x41 (HTTPS) is not 0x61.
+        buf[8 + name_len..8 + question.len()].copy_from_slice(&question[name_len..]);
+        let at = 8 + question.len();
+        buf[at] = u8::from(self.edns.is_some());
+        at + 1
+    }
+
+    fn record_type(&self) -> RecordType {
+        let question = self.question();
+        let at = question.len() - 4;
+        RecordType::from(u16::from_be_bytes([question[at], question[at + 1]]))
     }
 
     fn client(&self, source: SocketAddr) -> ClientAddress {
-        let subnet = self.edns.and_then(|(_, subnet)| subnet);
+        let subnet = self.edns.and_then(|edns| edns.subnet);
         ClientAddress::select(subnet.map(|s| (s.addr, s.source_prefix)), source.ip())
     }
 
-    /// Length of the OPT record we append for this query.
+    /// Length of the OPT record the reply to this query ends with.
     fn opt_len(&self) -> usize {
         match self.edns {
             None => 0,
-            Some((_, None)) => 11,
-            Some((_, Some(subnet))) => 11 + 8 + usize::from(subnet.addr_len),
+            Some(QueryEdns { subnet: None, .. }) => 11,
+            Some(QueryEdns {
+                subnet: Some(subnet),
+                ..
+            }) => 11 + 8 + usize::from(subnet.addr_len),
         }
+    }
+
+    /// The largest reply this query may get over UDP.
+    fn limit(&self) -> usize {
+        usize::from(self.edns.map_or(512, |edns| edns.limit))
     }
 }
 
@@ -206,13 +232,18 @@ pub(crate) fn replay(
             None => return false,
             Some(Entry::Fixed(bytes)) => (bytes, 0),
             Some(Entry::Steered(by_choice)) => {
-                let decision = answerer.decider.decide(query.client(source));
+                let family = answerer.family_for(query.record_type());
+                let decision = answerer.decider.decide(query.client(source), family);
                 match by_choice.get(&decision.choice) {
                     Some(bytes) => (bytes, steered_scope(&decision)),
                     None => return false,
                 }
             }
         };
+        if bytes.len() + query.opt_len() > query.limit() {
+            // Would not fit this client's buffer: the full path truncates.
+            return false;
+        }
         out.clear();
         out.extend_from_slice(bytes);
         patch(query, scope, out);
@@ -227,15 +258,16 @@ fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
     out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
     out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
     out[12..12 + query.question_len].copy_from_slice(query.question());
-    let Some((_, subnet)) = query.edns else {
+    let Some(edns) = query.edns else {
         return;
     };
     let additional = u16::from_be_bytes([out[10], out[11]]).saturating_add(1);
     out[10..12].copy_from_slice(&additional.to_be_bytes());
     out.extend_from_slice(&[0, 0, 41]);
     out.extend_from_slice(&SERVER_PAYLOAD.to_be_bytes());
-    out.extend_from_slice(&[0, 0, 0, 0]);
-    match subnet {
+    // Extended RCODE and version 0; DO copied from the query (RFC 3225 section 3).
+    out.extend_from_slice(&[0, 0, if edns.dnssec_ok { 0x80 } else { 0 }, 0]);
+    match edns.subnet {
         None => out.extend_from_slice(&[0, 0]),
         Some(subnet) => {
             let option_len = 4 + u16::from(subnet.addr_len);
@@ -249,11 +281,11 @@ fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
                 subnet.source_prefix,
                 scope,
             ));
-            let address = match subnet.addr {
-                IpAddr::V4(v4) => v4.octets().to_vec(),
-                IpAddr::V6(v6) => v6.octets().to_vec(),
-            };
-            out.extend_from_slice(&address[..usize::from(subnet.addr_len)]);
+            let len = usize::from(subnet.addr_len);
+            match subnet.addr {
+                IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()[..len]),
+                IpAddr::V6(v6) => out.extend_from_slice(&v6.octets()[..len]),
+            }
         }
     }
 }
@@ -269,8 +301,13 @@ pub(crate) fn remember(
     let Some(body_len) = reply.len().checked_sub(opt_len) else {
         return;
     };
-    // The OPT must be where we expect it, or the reply is not one we can rebuild.
-    if body_len < 12 || (opt_len > 0 && reply[body_len..body_len + 3] != [0, 0, 41]) {
+    // The OPT must be where we expect it, or the reply is not one we can rebuild. A truncated
+    // reply is not kept: whether records fit depends on the letter case of the question
+    // (names compress against it only when the case matches) and on the buffer size.
+    if body_len < 12
+        || reply[2] & 0x02 != 0
+        || (opt_len > 0 && reply[body_len..body_len + 3] != [0, 0, 41])
+    {
         return;
     }
     let mut body = reply[..body_len].to_vec();

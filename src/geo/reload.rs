@@ -32,18 +32,20 @@ fn fingerprint(path: &PathBuf) -> Option<Fingerprint> {
 /// Polls the database file every `interval` until `shutdown`, swapping in new versions.
 pub async fn watch(shared: SharedGeoDb, interval: Duration, shutdown: CancellationToken) {
     let path = shared.load().path().to_path_buf();
-    let mut seen = fingerprint(&path);
+    // `loaded`: the file now in use; `refused`: the last version that failed, reported once.
+    // A failure is retried every interval (it may be transient, like running out of file
+    // descriptors), but logged once per version of the file.
+    let mut loaded = fingerprint(&path);
+    let mut refused = None;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
         let current = fingerprint(&path);
-        if current.is_none() || current == seen {
+        if current.is_none() || current == loaded {
             continue;
         }
-        // Remember the attempt either way: a bad file is reported once, not every interval.
-        seen = current;
         let open_path = path.clone();
         match tokio::task::spawn_blocking(move || GeoDb::open(&open_path)).await {
             Ok(Ok(db)) => {
@@ -54,9 +56,14 @@ pub async fn watch(shared: SharedGeoDb, interval: Duration, shutdown: Cancellati
                     "geo database reloaded"
                 );
                 shared.store(Arc::new(db));
+                loaded = current;
+                refused = None;
             }
             Ok(Err(error)) => {
-                tracing::error!(%error, "geo database not reloaded; still answering from the previous one");
+                if refused != current {
+                    tracing::error!(%error, "geo database not reloaded; still answering from the previous one");
+                    refused = current;
+                }
             }
             Err(error) => tracing::error!(%error, "geo database reload task failed"),
         }

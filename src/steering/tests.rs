@@ -178,7 +178,7 @@ fn choose_skips_down_regions_and_fails_open() {
     // Every combination of up and down regions.
     for mask in 0..8u8 {
         let up = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
-        let choice = choose(&order, &health(up)).unwrap_or_else(|| panic!("no choice"));
+        let choice = choose(&order, &health(up), |_| true).unwrap_or_else(|| panic!("no choice"));
         let expected = [EU, US, AP].into_iter().find(|id| up[id.index()]);
         match expected {
             Some(region) => assert_eq!(
@@ -202,10 +202,34 @@ fn choose_skips_down_regions_and_fails_open() {
         rule: Rule::Default,
         candidates: Vec::new(),
     };
-    assert_eq!(choose(&empty, &health([true; 3])), None);
+    assert_eq!(choose(&empty, &health([true; 3]), |_| true), None);
     // A snapshot that does not know a region treats it as down.
     let short = HealthSnapshot::from_regions(Vec::new());
-    assert!(choose(&order, &short).is_some_and(|c| c.fail_open));
+    assert!(choose(&order, &short, |_| true).is_some_and(|c| c.fail_open));
+}
+
+#[test]
+fn choose_only_regions_that_can_answer() {
+    let order = order_regions(&place_at(51.51, -0.09), None, &rules(), &regions());
+    // eu-west has no addresses of the family asked for: the next region answers.
+    let choice = choose(&order, &health([true; 3]), |id| id != EU);
+    assert_eq!(
+        choice,
+        Some(Choice {
+            region: US,
+            fail_open: false
+        })
+    );
+    // Fail open stays among regions that can answer.
+    let choice = choose(&order, &health([false; 3]), |id| id != EU);
+    assert_eq!(
+        choice,
+        Some(Choice {
+            region: US,
+            fail_open: true
+        })
+    );
+    assert_eq!(choose(&order, &health([true; 3]), |_| false), None);
 }
 
 #[test]

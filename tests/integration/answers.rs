@@ -211,6 +211,16 @@ async fn edns_versions_and_absence() {
     assert_eq!(reply.edns.as_ref().map(Edns::version), Some(0));
     assert!(reply.answers.is_empty());
 
+    // The DO bit is copied into the reply (RFC 3225 section 3), cached or not.
+    for _ in 0..2 {
+        let mut dnssec = query("www.gtm.test", RecordType::A);
+        if let Some(edns) = dnssec.edns.as_mut() {
+            edns.set_dnssec_ok(true);
+        }
+        let reply = server.udp(&dnssec).await;
+        assert_eq!(reply.edns.as_ref().map(|e| e.flags().dnssec_ok), Some(true));
+    }
+
     let plain = server
         .udp(&query_plain("www.gtm.test", RecordType::A))
         .await;

@@ -141,3 +141,30 @@ async fn overrides_win_over_distance() {
         .await;
     assert!(ecs_echo(&reply).is_some_and(|e| e.scope_prefix() >= 25));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_without_a_family_is_skipped_for_that_family() {
+    let db = geo_db(CITY);
+    let server = Server::start_with(&db, |config| {
+        for region in &mut config.regions {
+            if region.name == "eu-west" {
+                region.ipv6.clear();
+            }
+        }
+    })
+    .await;
+    let a = server
+        .udp(&query_ecs("www.gtm.test", RecordType::A, "81.2.69.142", 32))
+        .await;
+    assert_eq!(region_of(&a), "eu-west");
+    // No IPv6 in eu-west: the nearest region that has some answers AAAA, rather than NODATA.
+    let aaaa = server
+        .udp(&query_ecs(
+            "www.gtm.test",
+            RecordType::AAAA,
+            "81.2.69.142",
+            32,
+        ))
+        .await;
+    assert_eq!(region_of(&aaaa), "us-east");
+}

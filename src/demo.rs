@@ -45,8 +45,13 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         "  geo database: {}",
         snapshots.geo.load().path().display()
     )?;
+    // The examples query the first region of the default order (us-east in the shipped
+    // config); every region's server gives the same answers.
+    let preferred = config.steering.default_order.first().copied();
     let first_dns = all
-        .first()
+        .iter()
+        .find(|(region, _)| Some(region.id) == preferred)
+        .or(all.first())
         .and_then(|(_, sockets)| sockets.dns_addrs().first().copied());
     for (region, sockets) in all {
         let dns: Vec<String> = sockets

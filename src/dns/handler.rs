@@ -68,20 +68,41 @@ impl DnsHandler {
     }
 
     /// `None`: send nothing. `Some(None)`: a reply not to be cached.
+    /// Answers one message read from a TCP stream into `out` (no size limit but the 64 KiB of
+    /// the length prefix). Returns false when nothing must be sent.
+    pub fn respond_stream(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        self.respond(packet, src, Protocol::Tcp, out).is_some()
+    }
+
     fn respond_in_full(
         &self,
         packet: &[u8],
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Option<Dependence>> {
+        self.respond(packet, src, Protocol::Udp, out)
+    }
+
+    /// The full path for one message. `None`: send nothing. `Some(None)`: a reply not to be
+    /// cached.
+    fn respond(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+    ) -> Option<Option<Dependence>> {
         let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
         if header.metadata.message_type == MessageType::Response {
             return None;
         }
-        let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
+        let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, protocol) {
             Ok(request) => {
                 let reply = self.answerer.answer(&request);
-                let limit = Reply::udp_limit(request.edns.as_ref());
+                let limit = match protocol {
+                    Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
+                    _ => u16::MAX,
+                };
                 (
                     encode(&reply, Some(&request.queries), limit, out),
                     Some(reply.dependence),

@@ -9,7 +9,9 @@ mod encode;
 mod handler;
 mod replay;
 mod server;
+mod tcp;
 mod zone;
 
 pub use handler::DnsHandler;
-pub use server::{DnsSockets, bind, serve_tcp, serve_udp};
+pub use server::{DnsSockets, bind, serve_udp};
+pub use tcp::{MAX_TCP_CONNECTIONS, serve_tcp, serve_tcp_limited};

@@ -1,5 +1,5 @@
-//! DNS sockets: binding (SO_REUSEPORT UDP sockets plus TCP on one address), our lean UDP
-//! loop, and hickory-server for TCP.
+//! DNS sockets: binding (SO_REUSEPORT UDP sockets plus TCP on one address) and our lean UDP
+//! loop; TCP is served by `tcp.rs`.
 //!
 //! hickory's `Server` funnels each UDP socket through one task and a channel; a blocking
 //! `recvmmsg` -> answer each -> `sendmmsg` loop per socket on its own thread does the same
@@ -22,9 +22,6 @@ use super::handler::DnsHandler;
 
 /// How often a blocked UDP loop wakes up to notice shutdown.
 const UDP_WAKE: Duration = Duration::from_millis(200);
-
-/// A TCP connection that sends no query for this long is closed (as Knot's default).
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sockets for one DNS service address, bound and ready to serve.
 #[derive(Debug)]
@@ -209,23 +206,4 @@ fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
     address
         .as_sockaddr_in6()
         .map(|v6| SocketAddr::V6((*v6).into()))
-}
-
-/// Serves DNS over TCP with hickory-server until `shutdown`, then lets open connections end.
-pub async fn serve_tcp(
-    listener: TcpListener,
-    handler: DnsHandler,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let mut server = hickory_server::Server::new(handler);
-    server.register_listener(listener, TCP_IDLE_TIMEOUT, 32);
-    let server_token = server.shutdown_token().clone();
-    let done = server.block_until_done();
-    tokio::pin!(done);
-    tokio::select! {
-        result = &mut done => return result.map_err(io::Error::other),
-        () = shutdown.cancelled() => server_token.cancel(),
-    }
-    done.await.map_err(io::Error::other)
 }

@@ -8,3 +8,4 @@ mod mmdb;
 mod reload;
 mod replay;
 mod support;
+mod tcp;

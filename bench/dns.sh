@@ -490,6 +490,16 @@ run_one() { # variant round
     R_WALL[$v]=$(awk -v a="${R_WALL[$v]}" -v b="$runtime" 'BEGIN {printf "%.3f", a + b}')
 }
 
+# Peak resident memory (VmHWM) of a server and its child processes (NSD forks workers), MiB.
+peak_rss_mib() {
+    local pid=$1 total=0 kib p
+    for p in "$pid" $(pgrep -P "$pid" 2>/dev/null); do
+        kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null)
+        total=$((total + ${kib:-0}))
+    done
+    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
+}
+
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print 0} else if (NR % 2) {print a[(NR + 1) / 2]} else {print (a[NR / 2] + a[NR / 2 + 1]) / 2}}'; }
 
 # ------------------------------------------------------------------- main --
@@ -516,7 +526,7 @@ done
 
 echo "== results (median QPS over $ROUNDS round(s); cpu = server CPU-seconds summed over its runs; kq/cpu-s = thousand answered queries per server CPU-second)"
 declare -A MED=() EFF=()
-printf '%-13s %11s %11s %11s %6s %8s %8s %6s %9s\n' server median_qps min_qps max_qps lost% noerr% cpu_s cpu% kq/cpu-s
+printf '%-13s %11s %11s %11s %6s %8s %8s %6s %9s %8s\n' server median_qps min_qps max_qps lost% noerr% cpu_s cpu% kq/cpu-s peak_MiB
 for v in "${VARIANTS[@]}"; do
     MED[$v]=$(median <<<"${R_QPS[$v]}")
     mn=$(tr ' ' '\n' <<<"${R_QPS[$v]}" | grep . | sort -g | head -n1)
@@ -525,7 +535,8 @@ for v in "${VARIANTS[@]}"; do
     lost=$(awk -v s="${R_SENT[$v]}" -v d="${R_DONE[$v]}" 'BEGIN {printf "%.2f", ((s > 0) ? 100 * (s - d) / s : 0)}')
     okpct=$(awk -v n="${R_NOERR[$v]}" -v d="${R_DONE[$v]}" 'BEGIN {printf "%.1f", ((d > 0) ? 100 * n / d : 0)}')
     cpupct=$(awk -v c="${R_CPU[$v]}" -v w="${R_WALL[$v]}" 'BEGIN {printf "%.0f", ((w > 0) ? 100 * c / w : 0)}')
-    printf '%-13s %11.0f %11.0f %11.0f %6s %8s %8s %5s%% %9s\n' "$v" "${MED[$v]}" "$mn" "$mx" "$lost" "$okpct" "${R_CPU[$v]}" "$cpupct" "${EFF[$v]}"
+    rss=$(peak_rss_mib "${SPID[${V_SERVER[$v]}]}")
+    printf '%-13s %11.0f %11.0f %11.0f %6s %8s %8s %5s%% %9s %8s\n' "$v" "${MED[$v]}" "$mn" "$mx" "$lost" "$okpct" "${R_CPU[$v]}" "$cpupct" "${EFF[$v]}" "$rss"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }

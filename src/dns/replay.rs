@@ -338,3 +338,88 @@ pub(crate) fn remember(
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `www.gtm.test A IN` with the given header counts, then `tail`.
+    fn packet(additional: u8, tail: &[u8]) -> Vec<u8> {
+        let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, additional];
+        packet.extend_from_slice(b"\x03www\x03gtm\x04test\x00\x00\x01\x00\x01");
+        packet.extend_from_slice(tail);
+        packet
+    }
+
+    fn opt(payload: u16, options: &[u8]) -> Vec<u8> {
+        let mut rr = vec![0, 0, 41];
+        rr.extend_from_slice(&payload.to_be_bytes());
+        rr.extend_from_slice(&[0, 0, 0, 0]);
+        rr.extend_from_slice(&u16::try_from(options.len()).unwrap_or(0).to_be_bytes());
+        rr.extend_from_slice(options);
+        rr
+    }
+
+    #[test]
+    fn plain_shapes_are_taken() {
+        let plain = packet(0, &[]);
+        let query = parse(&plain).unwrap_or_else(|| panic!("no EDNS"));
+        assert_eq!((query.limit(), query.opt_len()), (512, 0));
+        let edns = packet(1, &opt(4096, &[]));
+        let query = parse(&edns).unwrap_or_else(|| panic!("EDNS"));
+        assert_eq!((query.limit(), query.opt_len()), (1232, 11));
+        let with_ecs = packet(1, &opt(1232, &[0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69]));
+        let query = parse(&with_ecs).unwrap_or_else(|| panic!("ECS"));
+        assert_eq!(query.opt_len(), 11 + 8 + 3);
+        assert_eq!(query.record_type(), RecordType::A);
+    }
+
+    #[test]
+    fn everything_else_takes_the_full_path() {
+        let mut response = packet(0, &[]);
+        response[2] |= 0x80;
+        let mut notify = packet(0, &[]);
+        notify[2] |= 4 << 3;
+        let mut two_questions = packet(0, &[]);
+        two_questions[5] = 2;
+        let mut pointer = packet(0, &[]);
+        pointer.splice(12..13, [0xc0, 0x0c]);
+        let shapes: Vec<(&str, Vec<u8>)> = vec![
+            ("response", response),
+            ("opcode", notify),
+            ("two questions", two_questions),
+            ("compressed name", pointer),
+            ("trailing bytes", packet(0, &[0])),
+            (
+                "two additionals",
+                packet(2, &[opt(1232, &[]), opt(1232, &[])].concat()),
+            ),
+            ("EDNS version 1", {
+                let mut rr = opt(1232, &[]);
+                rr[6] = 1;
+                packet(1, &rr)
+            }),
+            (
+                "cookie",
+                packet(1, &opt(1232, &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])),
+            ),
+            (
+                "ECS host bits",
+                packet(1, &opt(1232, &[0, 8, 0, 7, 0, 1, 20, 0, 81, 2, 69])),
+            ),
+            (
+                "ECS surplus byte",
+                packet(1, &opt(1232, &[0, 8, 0, 8, 0, 1, 24, 0, 81, 2, 69, 1])),
+            ),
+            (
+                "ECS family 3",
+                packet(1, &opt(1232, &[0, 8, 0, 7, 0, 3, 24, 0, 81, 2, 69])),
+            ),
+            ("short OPT", packet(1, &opt(1232, &[])[..8])),
+            ("short", vec![0; 11]),
+        ];
+        for (what, packet) in shapes {
+            assert!(parse(&packet).is_none(), "{what} was taken");
+        }
+    }
+}

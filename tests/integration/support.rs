@@ -119,24 +119,31 @@ impl Server {
     }
 
     pub(crate) async fn tcp(&self, query: &Message) -> Message {
-        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
         let exchange = async {
             let mut stream = TcpStream::connect(self.addr).await?;
-            let len = u16::try_from(packet.len()).unwrap_or(u16::MAX);
-            stream.write_all(&len.to_be_bytes()).await?;
-            stream.write_all(&packet).await?;
-            let mut len = [0u8; 2];
-            stream.read_exact(&mut len).await?;
-            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            stream.read_exact(&mut reply).await?;
-            std::io::Result::Ok(reply)
+            tcp_exchange(&mut stream, query).await
         };
-        let reply = tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
+        tokio::time::timeout(EXCHANGE_TIMEOUT, exchange)
             .await
             .unwrap_or_else(|_| panic!("TCP timeout"))
-            .unwrap_or_else(|e| panic!("TCP: {e}"));
-        Message::from_vec(&reply).unwrap_or_else(|e| panic!("undecodable reply: {e}"))
+            .unwrap_or_else(|e| panic!("TCP: {e}"))
     }
+}
+
+/// One length-prefixed query and its reply on an open TCP connection.
+pub(crate) async fn tcp_exchange(
+    stream: &mut TcpStream,
+    query: &Message,
+) -> std::io::Result<Message> {
+    let packet = query.to_vec().map_err(std::io::Error::other)?;
+    let len = u16::try_from(packet.len()).map_err(std::io::Error::other)?;
+    stream.write_all(&len.to_be_bytes()).await?;
+    stream.write_all(&packet).await?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await?;
+    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut reply).await?;
+    Message::from_vec(&reply).map_err(std::io::Error::other)
 }
 
 pub(crate) fn name(text: &str) -> Name {

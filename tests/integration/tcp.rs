@@ -12,18 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
-async fn exchange(stream: &mut TcpStream, query: &Message) -> std::io::Result<Message> {
-    let packet = query.to_vec().map_err(std::io::Error::other)?;
-    let len = u16::try_from(packet.len()).map_err(std::io::Error::other)?;
-    stream.write_all(&len.to_be_bytes()).await?;
-    stream.write_all(&packet).await?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await?;
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut reply).await?;
-    Message::from_vec(&reply).map_err(std::io::Error::other)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_queries_on_one_connection() {
     let server = Server::start(CITY).await;
@@ -86,14 +74,17 @@ async fn connections_past_the_cap_are_closed_and_slots_come_back() {
         let mut stream = TcpStream::connect(addr)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(exchange(&mut stream, &soa).await.is_ok(), "within the cap");
+        assert!(
+            tcp_exchange(&mut stream, &soa).await.is_ok(),
+            "within the cap"
+        );
         held.push(stream);
     }
     // The fourth is accepted by the kernel and closed by the server: no reply.
     let mut fourth = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let refused = tokio::time::timeout(EXCHANGE_TIMEOUT, exchange(&mut fourth, &soa)).await;
+    let refused = tokio::time::timeout(EXCHANGE_TIMEOUT, tcp_exchange(&mut fourth, &soa)).await;
     assert!(matches!(refused, Ok(Err(_))), "over the cap: {refused:?}");
     // Closing one frees a slot.
     drop(held.pop());
@@ -102,7 +93,7 @@ async fn connections_past_the_cap_are_closed_and_slots_come_back() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        exchange(&mut fifth, &soa).await.is_ok(),
+        tcp_exchange(&mut fifth, &soa).await.is_ok(),
         "a freed slot serves again"
     );
 
@@ -150,7 +141,7 @@ async fn the_handler_serves_inside_hickory_servers_own_loop() {
     let mut stream = TcpStream::connect(tcp_addr)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let over_tcp = exchange(&mut stream, &message)
+    let over_tcp = tcp_exchange(&mut stream, &message)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(over_tcp.answers, ours.answers);

@@ -1,6 +1,6 @@
-//! Command line: `demo`, `run`, `check-config`, `explain`.
+//! Command line: `demo`, `run`, `check-config`, `explain`, `reload`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -15,8 +15,18 @@ pub struct Cli {
     /// The main configuration file; region files and the geo database are found relative to it.
     #[arg(long, global = true, default_value = "meridian.toml")]
     pub config: PathBuf,
+    /// Log format on stderr: `text` for people, `json` (one object per line) for machines.
+    /// Levels come from RUST_LOG (e.g. `RUST_LOG=debug`, `RUST_LOG=meridian=debug`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -29,9 +39,24 @@ pub enum Command {
     CheckConfig {
         /// Defaults to --config.
         path: Option<PathBuf>,
+        /// Check against this MaxMind DB file instead of the one in the config.
+        #[arg(long)]
+        geo_db: Option<PathBuf>,
     },
     /// Show how a query from a client is answered, step by step.
     Explain(ExplainArgs),
+    /// Ask a running node to reload its configuration (same as `kill -HUP <pid>`).
+    Reload(ReloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReloadArgs {
+    /// The node's status URL, e.g. http://127.0.1.1:8053
+    #[arg(long)]
+    pub node: String,
+    /// The admin token; defaults to the MERIDIAN_ADMIN_TOKEN environment variable.
+    #[arg(long, env = "MERIDIAN_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +67,7 @@ pub struct DemoArgs {
     /// HTTP port on every region's address.
     #[arg(long, default_value_t = 8080)]
     pub http_port: u16,
-    /// Status port (reserved for the health and dashboard endpoints).
+    /// Status port (`/healthz`, admin actions) on every region's address.
     #[arg(long, default_value_t = 8053)]
     pub status_port: u16,
     /// Use this MaxMind DB file instead of the one in the config.
@@ -61,6 +86,12 @@ pub struct RunArgs {
     /// Serve HTTP here instead of the region's `listen.http`.
     #[arg(long)]
     pub http_listen: Option<SocketAddr>,
+    /// Serve the status listener here instead of the region's `listen.status`.
+    #[arg(long)]
+    pub status_listen: Option<SocketAddr>,
+    /// This node's name, reported on `/healthz` (default: the host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
     /// UDP sockets (and threads) per DNS address; defaults to the number of CPUs.
     #[arg(long)]
     pub udp_sockets: Option<usize>,
@@ -71,9 +102,10 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The client (or resolver subnet) address to answer for.
+    /// The client: an address (the packet source, no ECS) or a resolver's subnet such as
+    /// 81.2.69.0/24 (sent as ECS).
     #[arg(long)]
-    pub client: IpAddr,
+    pub client: crate::explain::Client,
     /// The name queried, e.g. www.gtm.test.
     pub name: String,
     /// The record type.

@@ -1,21 +1,20 @@
 //! The decision for one client: geo lookup -> steering order -> health -> region and scope.
 //!
-//! The DNS answer path and `meridian explain` both call [`Decider::decide`], so what explain
-//! prints is what the server does. Orders are cached per thread, keyed by the database
-//! record and CIDR rule: most queries then cost one tree walk and no lock.
+//! The DNS answer path and the explain report both call [`decide`] on one [`View`], so what
+//! explain prints is what the server does. Orders are cached per thread, keyed by the view
+//! generation, the database record and the CIDR rule: most queries then cost one tree walk
+//! and no lock, and a new view invalidates the cache without one.
 
 use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap;
 
-use crate::config::Config;
-use crate::geo::{ClientAddress, GeoDb, Place, SharedGeoDb};
-use crate::health::{HealthSnapshot, SharedHealth};
-use crate::region::Family;
+use crate::geo::{ClientAddress, ClientSource, Place};
+use crate::region::{Family, RegionId};
 use crate::steering::{self, Choice, RegionOrder};
+use crate::view::View;
 
 /// What the region order was computed from, and the order itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,101 +35,136 @@ pub struct Decision {
     pub scope_prefix: u8,
 }
 
-/// Reads the current config, database and health; owns nothing mutable.
-#[derive(Debug)]
-pub struct Decider {
-    config: Arc<Config>,
-    geo: SharedGeoDb,
-    health: SharedHealth,
-    /// Distinguishes deciders (and so configs) in the per-thread cache.
-    id: u64,
-}
-
-static DECIDER_IDS: AtomicU64 = AtomicU64::new(1);
-
 /// Entries per thread before the cache starts over; a few times the number of distinct
 /// records a City database holds for the traffic one node sees.
 const CACHE_LIMIT: usize = 1 << 16;
 
-type CacheKey = (u64, u64, Option<usize>, Option<usize>);
+/// The view generation the entries were computed for, and the entries by (record, CIDR rule).
+type OrderCache = (
+    u64,
+    FxHashMap<(Option<usize>, Option<usize>), Arc<Placement>>,
+);
 
 thread_local! {
-    static ORDERS: RefCell<FxHashMap<CacheKey, Arc<Placement>>> = RefCell::new(FxHashMap::default());
+    static ORDERS: RefCell<OrderCache> = RefCell::new((0, FxHashMap::default()));
 }
 
-impl Decider {
-    pub fn new(config: Arc<Config>, geo: SharedGeoDb, health: SharedHealth) -> Self {
-        Self {
-            config,
-            geo,
-            health,
-            id: DECIDER_IDS.fetch_add(1, Ordering::Relaxed),
-        }
-    }
+/// TTL of an answer given while every candidate region is down, so that clients come back
+/// for a better one as soon as a region recovers.
+pub const FAIL_OPEN_TTL: u32 = 5;
 
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
-    }
+/// Everything a steered answer's records are built from. The UDP reply cache keys steered
+/// replies by this whole value, so an answer rule that changes the records must change it:
+/// no rule can make the cache replay stale bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SteeredAnswer {
+    /// `None`: no region has addresses of the family (NODATA).
+    pub region: Option<RegionId>,
+    pub family: Family,
+    pub ttl: u32,
+    /// How many of the region's addresses are handed out.
+    pub count: usize,
+}
 
-    pub fn health(&self) -> Arc<HealthSnapshot> {
-        self.health.load_full()
-    }
-
-    pub fn geo(&self) -> Arc<GeoDb> {
-        self.geo.load_full()
-    }
-
-    /// The decision for `client` asking for addresses of `family`.
-    pub fn decide(&self, client: ClientAddress, family: Family) -> Decision {
-        let geo = self.geo.load();
-        let lookup = geo.lookup(client.addr);
-        let rules = &self.config.steering;
-        let cidr = steering::match_cidr(rules, client.addr);
-        let key = (self.id, geo.generation(), lookup.record, cidr);
-        let cached = ORDERS.with(|cache| cache.borrow().get(&key).cloned());
-        let placement = match cached {
-            Some(placement) => placement,
-            None => {
-                let place = match lookup.record {
-                    Some(_) => geo.place(client.addr),
-                    None => Place::default(),
-                };
-                let order = steering::order_regions(
-                    &place,
-                    cidr.map(|index| &rules.cidr[index]),
-                    rules,
-                    &self.config.regions,
-                );
-                let placement = Arc::new(Placement { place, order });
-                ORDERS.with(|cache| {
-                    let mut cache = cache.borrow_mut();
-                    if cache.len() >= CACHE_LIMIT {
-                        cache.clear();
-                    }
-                    cache.insert(key, placement.clone());
-                });
-                placement
-            }
+impl Decision {
+    /// What a steered name's answer is, for a name whose configured TTL is `ttl`.
+    pub fn steered_answer(&self, view: &View, family: Family, ttl: u32) -> SteeredAnswer {
+        let Some(choice) = self.choice else {
+            return SteeredAnswer {
+                region: None,
+                family,
+                ttl,
+                count: 0,
+            };
         };
-        let regions = &self.config.regions;
-        let choice = steering::choose(&placement.order, &self.health.load(), |id| {
-            regions[id.index()].serves(family)
-        });
-        let scope_prefix = steering::scope_prefix(
-            client.addr,
-            client.prefix,
-            // No network (an IPv6 client of an IPv4-only database): nothing says how far the
-            // answer reaches, so it is for the client's own subnet only.
-            Some(lookup.network.map_or(client.prefix, |(_, prefix)| prefix)),
-            &rules.cidr,
-            cidr,
-        );
-        Decision {
-            client,
-            network: lookup.network,
-            placement,
-            choice,
-            scope_prefix,
+        let region = view.config.region(choice.region);
+        let available = match family {
+            Family::V4 => region.ipv4.len(),
+            Family::V6 => region.ipv6.len(),
+        };
+        SteeredAnswer {
+            region: Some(choice.region),
+            family,
+            ttl: if choice.fail_open {
+                ttl.min(FAIL_OPEN_TTL)
+            } else {
+                ttl
+            },
+            count: available.min(view.config.answer.max_addresses),
         }
+    }
+
+    /// The ECS scope a steered answer carries. When an unusable subnet (private, say) made
+    /// us answer for the packet source, the answer holds for that subnet only: a global
+    /// subnet would have been steered. Scope 0 there would let a resolver hand it to all its
+    /// clients.
+    pub fn steered_scope(&self) -> u8 {
+        match self.client.source {
+            ClientSource::Ecs => self.scope_prefix,
+            ClientSource::Packet => self.client.ecs_source_prefix.unwrap_or(0),
+        }
+    }
+}
+
+/// The decision for `client` asking for addresses of `family`, from one view.
+pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
+    let geo = &view.geo;
+    let lookup = geo.lookup(client.addr);
+    let rules = &view.config.steering;
+    let cidr = steering::match_cidr(rules, client.addr);
+    let key = (lookup.record, cidr);
+    let cached = ORDERS.with(|cache| {
+        let (generation, entries) = &*cache.borrow();
+        if *generation == view.generation {
+            entries.get(&key).cloned()
+        } else {
+            None
+        }
+    });
+    let placement = match cached {
+        Some(placement) => placement,
+        None => {
+            let place = match lookup.record {
+                Some(_) => geo.place(client.addr),
+                None => Place::default(),
+            };
+            let order = steering::order_regions(
+                &place,
+                cidr.map(|index| &rules.cidr[index]),
+                rules,
+                &view.config.regions,
+            );
+            let placement = Arc::new(Placement { place, order });
+            ORDERS.with(|cache| {
+                let (generation, entries) = &mut *cache.borrow_mut();
+                // A new view starts the cache over: entries of older views are never read again.
+                if *generation != view.generation || entries.len() >= CACHE_LIMIT {
+                    entries.clear();
+                    *generation = view.generation;
+                }
+                entries.insert(key, placement.clone());
+            });
+            placement
+        }
+    };
+    let regions = &view.config.regions;
+    let choice = steering::choose(&placement.order, &view.health, |id| {
+        regions[id.index()].serves(family)
+    });
+    let scope_prefix = steering::scope_prefix(
+        client.addr,
+        client.prefix,
+        // No network (an IPv6 client of an IPv4-only database): nothing says how far the
+        // answer reaches, so it is for the client's own subnet only.
+        Some(lookup.network.map_or(client.prefix, |(_, prefix)| prefix)),
+        &rules.cidr,
+        cidr,
+    );
+    Decision {
+        client,
+        network: lookup.network,
+        placement,
+        choice,
+        scope_prefix,
     }
 }

@@ -3,9 +3,15 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
-use crate::node::{Node, RegionSockets, SHUTDOWN_GRACE, Snapshots, wait_for_signal};
+use crate::dashboard::NodeIdentity;
+use crate::node::{ListenPlan, RegionNode, RegionSockets, log_start, serve_until_stopped};
+use crate::reload::{ListenFromConfig, Reloader, Source, short};
 
 /// Example clients for the printed instructions: (who, ECS subnet).
 const EXAMPLE_CLIENTS: [(&str, &str); 3] = [
@@ -15,24 +21,39 @@ const EXAMPLE_CLIENTS: [(&str, &str); 3] = [
 ];
 
 pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
-    let snapshots = Snapshots::load(config_path, args.geo_db.as_deref())?;
-    let config = snapshots.config.clone();
-    // Bind every region before serving any, so a busy port fails the demo cleanly.
-    let mut all = Vec::with_capacity(config.regions.len());
-    for region in &config.regions {
-        let dns: Vec<SocketAddr> = region
-            .listen
-            .dns
-            .iter()
-            .map(|addr| SocketAddr::new(addr.ip(), args.dns_port))
-            .collect();
-        let http = region
-            .listen
-            .http
-            .map(|addr| SocketAddr::new(addr.ip(), args.http_port));
-        all.push((region, RegionSockets::bind(region, &dns, http, 2).await?));
+    let source = Source {
+        config: config_path.to_path_buf(),
+        geo_override: args.geo_db.clone(),
+    };
+    // Each region is its own node with its own view, as on separate machines, so that one
+    // region can be failed and recovered on its own.
+    let first = source.load_view()?;
+    let config = first.config.clone();
+    let mut views = vec![first];
+    for _ in 1..config.regions.len() {
+        views.push(source.load_view()?);
     }
-    let node = Node::new();
+    // Bind every region before serving any, so a busy port fails the demo cleanly.
+    let mut bound = Vec::with_capacity(config.regions.len());
+    for region in &config.regions {
+        let on_port = |addr: SocketAddr, port| SocketAddr::new(addr.ip(), port);
+        let plan = ListenPlan {
+            dns: region
+                .listen
+                .dns
+                .iter()
+                .map(|addr| on_port(*addr, args.dns_port))
+                .collect(),
+            http: region.listen.http.map(|addr| on_port(addr, args.http_port)),
+            status: region
+                .listen
+                .status
+                .map(|addr| on_port(addr, args.status_port)),
+            udp_sockets: 2,
+        };
+        bound.push(RegionSockets::bind(&region.name, &plan)?);
+    }
+    let token = demo_token();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -42,35 +63,62 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "  geo database: {}",
-        snapshots.geo.load().path().display()
+        "  geo database: {}  config hash: {}",
+        views[0].geo.path().display(),
+        short(&config.content_hash)
     )?;
     // The examples query the first region of the default order (us-east in the shipped
     // config); every region's server gives the same answers.
     let preferred = config.steering.default_order.first().copied();
-    let first_dns = all
+    let first_dns = config
+        .regions
         .iter()
+        .zip(&bound)
         .find(|(region, _)| Some(region.id) == preferred)
-        .or(all.first())
+        .or(config.regions.iter().zip(&bound).next())
         .and_then(|(_, sockets)| sockets.dns_addrs().first().copied());
-    for (region, sockets) in all {
+    let first_status = bound.iter().find_map(RegionSockets::status_addr);
+    let mut nodes = Vec::with_capacity(bound.len());
+    for ((region, sockets), view) in config.regions.iter().zip(bound).zip(views) {
         let dns: Vec<String> = sockets
             .dns_addrs()
             .iter()
             .map(ToString::to_string)
             .collect();
-        let http = sockets.http.as_ref().and_then(|l| l.local_addr().ok());
         writeln!(
             out,
-            "  {:<14} DNS {:<18} HTTP {}  (status port {} reserved)",
+            "  {:<14} DNS {:<18} HTTP {:<24} status {}",
             region.name,
             dns.join(", "),
-            http.map_or("-".to_string(), |a| format!("http://{a}/")),
-            args.status_port,
+            sockets
+                .http_addr()
+                .map_or("-".to_string(), |a| format!("http://{a}/")),
+            sockets
+                .status_addr()
+                .map_or("-".to_string(), |a| format!("http://{a}/healthz")),
         )?;
-        node.serve_region(sockets, &snapshots);
+        let identity = NodeIdentity {
+            region: region.name.clone(),
+            node: format!("demo-{}", region.name),
+            version: env!("CARGO_PKG_VERSION"),
+            started: Instant::now(),
+        };
+        log_start(&identity, &view, &sockets);
+        let reloader = Arc::new(Reloader::new(
+            source.clone(),
+            view.shared(),
+            Some(region.name.clone()),
+            // The demo's ports come from the command line; addresses from the config.
+            ListenFromConfig::default(),
+        ));
+        nodes.push(RegionNode::start(
+            identity,
+            reloader,
+            sockets,
+            CancellationToken::new(),
+            Some(token.clone()),
+        ));
     }
-    node.watch_geo(&snapshots);
 
     let steered = config
         .services
@@ -115,14 +163,42 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         out,
         "  cargo run --release -- explain --client 81.2.69.142 {steered}"
     )?;
+    if let Some(status) = first_status {
+        writeln!(
+            out,
+            "  curl http://{status}/healthz    # the node's status, with its config hash"
+        )?;
+    }
+    writeln!(
+        out,
+        "Edit {} and it is reloaded within seconds; or `kill -HUP {}`, or:",
+        config_path.display(),
+        std::process::id()
+    )?;
+    if let Some(status) = first_status {
+        writeln!(
+            out,
+            "  cargo run --release -- reload --node http://{status} --token {token}"
+        )?;
+    }
+    writeln!(out, "Admin token of this demo: {token}")?;
     writeln!(out, "Ctrl-C stops.")?;
     out.flush()?;
     drop(out);
+    serve_until_stopped(nodes).await
+}
 
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    if !node.shutdown(SHUTDOWN_GRACE).await {
-        tracing::warn!("some tasks did not stop within {SHUTDOWN_GRACE:?}");
+/// A random token for the demo's admin actions: 32 hex characters from the OS.
+fn demo_token() -> String {
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut bytes));
+    if read.is_err() {
+        // No randomness: still a token nobody can guess from outside this process's output.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
     }
-    Ok(())
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

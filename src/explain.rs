@@ -1,95 +1,245 @@
-//! `meridian explain`: why a client gets the answer it gets.
+//! Why a client gets the answer it gets: the decision report, built from one [`View`].
 //!
-//! The answer shown is produced by the server's own handler from a real query packet, and the
-//! decision by the same [`Decider`](crate::decision::Decider) call the handler makes.
+//! Pure: it imports neither `dns` nor `node`, so the CLI and (later) the dashboard API serve
+//! the same report. It takes the same steps as the answer path: the zone walk
+//! ([`ZoneData::resolve`](crate::zone::ZoneData::resolve)), the decision
+//! ([`decision::decide`]) and the steered answer's shape
+//! ([`Decision::steered_answer`](crate::decision::Decision::steered_answer)); a test holds
+//! the report against the server's real replies.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
-use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::fmt;
+use std::net::IpAddr;
 
-use anyhow::Context;
-use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use ipnet::IpNet;
+use serde::Serialize;
 
-use crate::cli::ExplainArgs;
-use crate::dns::DnsHandler;
-use crate::geo::ClientAddress;
-use crate::node::Snapshots;
-use crate::region::Family;
+use crate::decision;
+use crate::geo::{ClientAddress, ClientSource};
+use crate::view::View;
+use crate::zone::End;
 
-pub fn run(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
-    let snapshots = Snapshots::load(config_path, args.geo_db.as_deref())?;
-    let report = explain(&snapshots, args.client, &args.name, &args.record_type)?;
-    std::io::stdout().lock().write_all(report.as_bytes())?;
-    Ok(())
+/// Who asks: a client address (the packet source, no ECS) or a resolver's subnet (ECS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    Address(IpAddr),
+    Subnet(IpNet),
 }
 
-/// The report for a query of `name`/`record_type` from `client`, as the packet source.
+impl std::str::FromStr for Client {
+    type Err = ExplainError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return Ok(Self::Address(addr));
+        }
+        text.parse::<IpNet>()
+            .map(|net| Self::Subnet(net.trunc()))
+            .map_err(|_| ExplainError::Client(text.to_string()))
+    }
+}
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("client {0:?}: not an address (81.2.69.142) or a subnet (81.2.69.0/24, used as ECS)")]
+    Client(String),
+    #[error("{0:?} is not a domain name")]
+    Name(String),
+    #[error("{0:?} is not a record type")]
+    RecordType(String),
+}
+
+/// One candidate region, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateReport {
+    pub region: String,
+    pub distance_km: Option<f64>,
+    pub up: bool,
+    pub reason: String,
+}
+
+/// The whole story of one answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub record_type: String,
+    /// The address geolocated, and where it came from (`ecs` or `packet`).
+    pub client: String,
+    pub client_source: &'static str,
+    pub ecs_sent: Option<String>,
+    pub network: Option<String>,
+    pub database: String,
+    pub place: String,
+    pub rule: String,
+    pub candidates: Vec<CandidateReport>,
+    /// The region chosen for a steered answer.
+    pub chosen: Option<String>,
+    pub fail_open: bool,
+    /// Whether the answer depends on where the client is.
+    pub steered: bool,
+    pub response_code: &'static str,
+    pub authoritative: bool,
+    pub answers: Vec<String>,
+    pub authority: Vec<String>,
+    pub ttl: Option<u32>,
+    /// The ECS scope the server sends; `None` when the query carries no ECS.
+    pub ecs_scope: Option<u8>,
+    pub view_generation: u64,
+    pub config_hash: String,
+}
+
+/// The report for a query of `name`/`record_type` from `client`.
 pub fn explain(
-    snapshots: &Snapshots,
-    client: IpAddr,
+    view: &View,
+    client: Client,
     name: &str,
     record_type: &str,
-) -> anyhow::Result<String> {
-    let mut qname =
-        Name::from_ascii(name).with_context(|| format!("{name:?} is not a domain name"))?;
+) -> Result<Report, ExplainError> {
+    let mut qname = Name::from_ascii(name).map_err(|_| ExplainError::Name(name.to_string()))?;
     qname.set_fqdn(true);
     let qtype: RecordType = record_type
         .to_ascii_uppercase()
         .parse()
-        .map_err(|_| anyhow::anyhow!("{record_type:?} is not a record type"))?;
-    let handler = DnsHandler::new(
-        snapshots.config.clone(),
-        snapshots.geo.clone(),
-        snapshots.health.clone(),
-    );
-
-    let mut query = Message::query();
-    query.add_query(Query::query(qname.clone(), qtype));
-    let packet = query.to_vec().context("cannot encode the query")?;
-    let mut wire = Vec::new();
-    let source = SocketAddr::new(client, 53);
-    anyhow::ensure!(
-        handler.respond_datagram(&packet, source, &mut wire),
-        "the server gave no reply"
-    );
-    let reply = Message::from_vec(&wire).context("cannot decode the reply")?;
-
-    let decider = handler.decider();
-    let config = decider.config();
-    let geo = decider.geo();
-    let health = decider.health();
-    let family = if qtype == RecordType::AAAA {
-        Family::V6
-    } else {
-        Family::V4
+        .map_err(|_| ExplainError::RecordType(record_type.to_string()))?;
+    let (client_address, ecs) = match client {
+        Client::Address(addr) => (ClientAddress::select(None, addr), None),
+        // As a resolver sends it: the subnet in ECS; the packet source is taken to be the
+        // subnet's own address, used only when the subnet cannot be (a private one, say).
+        Client::Subnet(net) => (
+            ClientAddress::select(Some((net.addr(), net.prefix_len())), net.addr()),
+            Some(net),
+        ),
     };
-    let decision = decider.decide(ClientAddress::select(None, client), family);
-    let placement = &decision.placement;
-    let place = &placement.place;
+    let family = view.family_for(qtype);
+    let decision = decision::decide(view, client_address, family);
+    let config = &view.config;
 
-    let mut out = String::new();
-    let w = &mut out;
-    writeln!(w, "query      {qname} {qtype}")?;
-    writeln!(
-        w,
-        "client     {} (packet source; a resolver's ECS subnet is handled the same way)",
-        decision.client.addr
-    )?;
-    match decision.network {
-        Some((network, prefix)) => writeln!(
-            w,
-            "network    {network}/{prefix} in {} ({})",
-            geo.database_type(),
-            geo.path().display()
-        )?,
-        None => writeln!(
-            w,
-            "network    none ({} cannot hold this address)",
-            geo.database_type()
-        )?,
+    let mut report = Report {
+        name: qname.to_string(),
+        record_type: qtype.to_string(),
+        client: client_address.addr.to_string(),
+        client_source: match client_address.source {
+            ClientSource::Ecs => "ecs",
+            ClientSource::Packet => "packet",
+        },
+        ecs_sent: ecs.map(|net| net.to_string()),
+        network: decision
+            .network
+            .map(|(network, prefix)| format!("{network}/{prefix}")),
+        database: format!(
+            "{} ({})",
+            view.geo.database_type(),
+            view.geo.path().display()
+        ),
+        place: describe_place(&decision.placement.place),
+        rule: decision.placement.order.rule.to_string(),
+        candidates: decision
+            .placement
+            .order
+            .candidates
+            .iter()
+            .map(|candidate| {
+                let health = view.health.get(candidate.region);
+                CandidateReport {
+                    region: config.region(candidate.region).name.clone(),
+                    distance_km: candidate.distance_km,
+                    up: health.is_some_and(|h| h.up),
+                    reason: health.map_or("unknown".to_string(), |h| h.reason.clone()),
+                }
+            })
+            .collect(),
+        chosen: None,
+        fail_open: false,
+        steered: false,
+        response_code: "NOERROR",
+        authoritative: true,
+        answers: Vec::new(),
+        authority: Vec::new(),
+        ttl: None,
+        ecs_scope: ecs.map(|_| 0),
+        view_generation: view.generation,
+        config_hash: config.content_hash.clone(),
+    };
+
+    let lower = LowerName::new(&qname);
+    if view.zone.refuses(DNSClass::IN, &lower, qtype) {
+        report.response_code = "REFUSED";
+        report.authoritative = false;
+        return Ok(report);
     }
+    let resolution = view.zone.resolve(&lower, qtype);
+    let mut owner = qname.clone();
+    for cname in &resolution.chain {
+        report.answers.push(with_owner(cname, &owner));
+        if let RData::CNAME(CNAME(target)) = &cname.data {
+            owner = target.clone();
+        }
+    }
+    let negative = || view.zone.negative_soa.to_string();
+    match resolution.end {
+        End::NxDomain => {
+            report.response_code = "NXDOMAIN";
+            report.authority.push(negative());
+        }
+        End::Steered { ttl } => {
+            let shape = decision.steered_answer(view, family, ttl);
+            report.steered = true;
+            report.chosen = shape.region.map(|id| config.region(id).name.clone());
+            report.fail_open = decision.choice.is_some_and(|choice| choice.fail_open);
+            report.ecs_scope = ecs.map(|_| decision.steered_scope());
+            report
+                .answers
+                .extend(steered_addresses(view, &shape, &owner));
+            if shape.count == 0 {
+                report.authority.push(negative());
+            }
+        }
+        End::Records(records) => report
+            .answers
+            .extend(records.iter().map(|record| with_owner(record, &owner))),
+        End::NoData => report.authority.push(negative()),
+        End::LeavesZone | End::TooLong => {}
+    }
+    report.ttl = first_ttl(&report.answers);
+    Ok(report)
+}
+
+fn steered_addresses(view: &View, shape: &decision::SteeredAnswer, owner: &Name) -> Vec<String> {
+    let Some(region) = shape.region.map(|id| view.config.region(id)) else {
+        return Vec::new();
+    };
+    let addresses: Vec<IpAddr> = match shape.family {
+        crate::region::Family::V4 => region.ipv4.iter().map(|a| IpAddr::V4(*a)).collect(),
+        crate::region::Family::V6 => region.ipv6.iter().map(|a| IpAddr::V6(*a)).collect(),
+    };
+    let rtype = match shape.family {
+        crate::region::Family::V4 => "A",
+        crate::region::Family::V6 => "AAAA",
+    };
+    addresses
+        .into_iter()
+        .take(shape.count)
+        .map(|addr| format!("{owner} {} IN {rtype} {addr}", shape.ttl))
+        .collect()
+}
+
+fn with_owner(record: &Record, owner: &Name) -> String {
+    let mut record = record.clone();
+    record.name = owner.clone();
+    record.to_string()
+}
+
+/// The TTL of the first answer line (`owner TTL class type data`).
+fn first_ttl(answers: &[String]) -> Option<u32> {
+    answers
+        .first()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|ttl| ttl.parse().ok())
+}
+
+fn describe_place(place: &crate::geo::Place) -> String {
     let codes: Vec<&str> = [
         &place.continent,
         &place.country,
@@ -105,65 +255,84 @@ pub fn explain(
         codes.join(" / ")
     };
     match &place.location {
-        Some(located) => writeln!(
-            w,
-            "place      {codes}; location {} ({:?})",
+        Some(located) => format!(
+            "{codes}; location {} ({:?})",
             located.location, located.precision
-        )?,
-        None if place.anycast => writeln!(w, "place      {codes}; anycast network, not located")?,
-        None => writeln!(w, "place      {codes}; no location")?,
+        ),
+        None if place.anycast => format!("{codes}; anycast network, not located"),
+        None => format!("{codes}; no location"),
     }
-    writeln!(w, "rule       {}", placement.order.rule)?;
-    writeln!(w, "candidates")?;
-    for (rank, candidate) in placement.order.candidates.iter().enumerate() {
-        let region = config.region(candidate.region);
-        let distance = candidate
-            .distance_km
-            .map_or("-".to_string(), |km| format!("{km:.0} km"));
-        let state = health
-            .get(candidate.region)
-            .map_or("unknown".to_string(), |h| {
-                format!("{} ({})", if h.up { "up" } else { "DOWN" }, h.reason)
-            });
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, w: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(w, "query      {} {}", self.name, self.record_type)?;
+        match &self.ecs_sent {
+            Some(subnet) if self.client_source == "ecs" => {
+                writeln!(w, "client     {} (ECS subnet {subnet})", self.client)?
+            }
+            Some(subnet) => writeln!(
+                w,
+                "client     {} (ECS subnet {subnet} is not globally routable: the packet source is used)",
+                self.client
+            )?,
+            None => writeln!(w, "client     {} (packet source, no ECS)", self.client)?,
+        }
+        match &self.network {
+            Some(network) => writeln!(w, "network    {network} in {}", self.database)?,
+            None => writeln!(w, "network    none in {}", self.database)?,
+        }
+        writeln!(w, "place      {}", self.place)?;
+        writeln!(w, "rule       {}", self.rule)?;
+        writeln!(w, "candidates")?;
+        for (rank, candidate) in self.candidates.iter().enumerate() {
+            let distance = candidate
+                .distance_km
+                .map_or("-".to_string(), |km| format!("{km:.0} km"));
+            let state = if candidate.up { "up" } else { "DOWN" };
+            writeln!(
+                w,
+                "  {}. {:<14} {:>9}  {state} ({})",
+                rank + 1,
+                candidate.region,
+                distance,
+                candidate.reason
+            )?;
+        }
+        match (&self.chosen, self.steered) {
+            (Some(region), _) if self.fail_open => writeln!(
+                w,
+                "chosen     {region} (FAIL OPEN: every candidate is down)"
+            )?,
+            (Some(region), _) => writeln!(w, "chosen     {region}")?,
+            (None, true) => writeln!(
+                w,
+                "chosen     none (no region has addresses of this family)"
+            )?,
+            (None, false) => writeln!(
+                w,
+                "chosen     - (this answer does not depend on the client's location)"
+            )?,
+        }
+        let flags = if self.authoritative { " aa" } else { "" };
+        writeln!(w, "answer     {}{flags}", self.response_code)?;
+        for line in self.answers.iter().chain(&self.authority) {
+            writeln!(w, "  {line}")?;
+        }
+        if let Some(ttl) = self.ttl {
+            writeln!(w, "ttl        {ttl}")?;
+        }
+        match self.ecs_scope {
+            Some(scope) => writeln!(w, "ecs scope  /{scope} (sent back in the ECS option)")?,
+            None => writeln!(
+                w,
+                "ecs scope  - (the query carries no ECS; pass --client as a subnet to see it)"
+            )?,
+        }
         writeln!(
             w,
-            "  {}. {:<14} {:>9}  {state}",
-            rank + 1,
-            region.name,
-            distance
-        )?;
+            "view       generation {}, config {}",
+            self.view_generation, self.config_hash
+        )
     }
-    match decision.choice {
-        Some(choice) if choice.fail_open => writeln!(
-            w,
-            "chosen     {} (FAIL OPEN: every candidate is down)",
-            config.region(choice.region).name
-        )?,
-        Some(choice) => writeln!(w, "chosen     {}", config.region(choice.region).name)?,
-        None => writeln!(w, "chosen     none (no regions)")?,
-    }
-    let flags = if reply.metadata.authoritative {
-        " aa"
-    } else {
-        ""
-    };
-    let code = format!("{:?}", reply.metadata.response_code).to_ascii_uppercase();
-    writeln!(w, "answer     {code}{flags}")?;
-    for record in reply
-        .answers
-        .iter()
-        .chain(&reply.authorities)
-        .chain(&reply.additionals)
-    {
-        writeln!(w, "  {record}")?;
-    }
-    if let Some(ttl) = reply.answers.first().map(|r| r.ttl) {
-        writeln!(w, "ttl        {ttl}")?;
-    }
-    writeln!(
-        w,
-        "ecs scope  /{} (what a resolver sending this client's full address may cache the answer for)",
-        decision.scope_prefix
-    )?;
-    Ok(out)
 }

@@ -13,7 +13,9 @@
 //! - [`demo`], [`explain`]: the commands built on the above.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod decision;
 pub mod demo;
 pub mod dns;
@@ -23,4 +25,7 @@ pub mod health;
 pub mod node;
 pub mod proxy;
 pub mod region;
+pub mod reload;
 pub mod steering;
+pub mod view;
+pub mod zone;

@@ -1,96 +1,76 @@
-//! A node: loads the snapshots, binds its sockets, spawns its tasks and owns shutdown.
+//! A region's node: binds outside ([`RegionSockets`]), serves inside ([`RegionNode`]), owns
+//! its tasks and their shutdown.
 //!
-//! Only this module spawns long-lived tasks, all tracked by one [`TaskTracker`] and stopped
-//! by one [`CancellationToken`]. Every socket is bound before anything is spawned, so a bind
-//! error leaves nothing half-started.
+//! Only this module spawns long-lived tasks, all tracked by one [`TaskTracker`] per node and
+//! stopped by one [`CancellationToken`] per node. Every socket is bound before anything is
+//! spawned, so a bind error leaves nothing half-started. If any server task of a node fails,
+//! the node stops and says why: the process then exits non-zero for its supervisor to
+//! restart it, rather than limping on with a dead listener.
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
-use crate::config::Config;
+use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
-use crate::geo::{self, GeoDb, SharedGeoDb};
-use crate::health::{HealthSnapshot, SharedHealth};
-use crate::region::Region;
+use crate::reload::{ListenFromConfig, Reloader, Source, short};
+use crate::view::SharedView;
 
 /// How long tasks get to finish after shutdown is requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// The snapshots every component of a process reads.
-#[derive(Debug, Clone)]
-pub struct Snapshots {
-    pub config: Arc<Config>,
-    pub geo: SharedGeoDb,
-    pub health: SharedHealth,
-}
-
-impl Snapshots {
-    /// Loads and validates the config and the geo database: nothing is bound yet.
-    pub fn load(config_path: &Path, geo_override: Option<&Path>) -> anyhow::Result<Self> {
-        let mut config = Config::load(config_path)?;
-        if let Some(path) = geo_override {
-            config.geo.database = path.to_path_buf();
-        }
-        let db = GeoDb::open(&config.geo.database)?;
-        Ok(Self::new(Arc::new(config), db))
-    }
-
-    /// Snapshots from an already validated config and database; all regions healthy.
-    pub fn new(config: Arc<Config>, db: GeoDb) -> Self {
-        let health = HealthSnapshot::all_up(config.regions.len());
-        Self {
-            config,
-            geo: Arc::new(ArcSwap::from_pointee(db)),
-            health: Arc::new(ArcSwap::from_pointee(health)),
-        }
-    }
+/// Where one node listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenPlan {
+    pub dns: Vec<SocketAddr>,
+    pub http: Option<SocketAddr>,
+    pub status: Option<SocketAddr>,
+    /// UDP sockets (and threads) per DNS address.
+    pub udp_sockets: usize,
 }
 
 /// Sockets of one region's node, bound and not yet served.
 #[derive(Debug)]
 pub struct RegionSockets {
-    pub region: String,
     pub dns: Vec<DnsSockets>,
-    pub http: Option<tokio::net::TcpListener>,
+    pub http: Option<TcpListener>,
+    pub status: Option<TcpListener>,
 }
 
 impl RegionSockets {
-    /// Binds DNS on `dns` (UDP reuseport sockets + TCP each) and HTTP on `http`.
-    pub async fn bind(
-        region: &Region,
-        dns: &[SocketAddr],
-        http: Option<SocketAddr>,
-        udp_sockets: usize,
-    ) -> anyhow::Result<Self> {
-        let mut bound = Vec::with_capacity(dns.len());
-        for addr in dns {
-            bound.push(
-                dns::bind(*addr, udp_sockets).with_context(|| {
-                    format!("region {}: cannot bind DNS on {addr}", region.name)
-                })?,
+    /// Binds everything in `plan`; nothing is served yet.
+    pub fn bind(region: &str, plan: &ListenPlan) -> anyhow::Result<Self> {
+        if let Some(wildcard) = plan.dns.iter().find(|addr| addr.ip().is_unspecified()) {
+            anyhow::bail!(
+                "region {region}: DNS on {wildcard}: list each address explicitly: a wildcard UDP socket can reply from the wrong address"
             );
         }
-        let http = match http {
-            Some(addr) => {
-                Some(tokio::net::TcpListener::bind(addr).await.with_context(|| {
-                    format!("region {}: cannot bind HTTP on {addr}", region.name)
-                })?)
-            }
-            None => None,
+        let mut dns = Vec::with_capacity(plan.dns.len());
+        for addr in &plan.dns {
+            dns.push(
+                dns::bind(*addr, plan.udp_sockets)
+                    .with_context(|| format!("region {region}: cannot bind DNS on {addr}"))?,
+            );
+        }
+        let tcp = |what: &str, addr: Option<SocketAddr>| -> anyhow::Result<Option<TcpListener>> {
+            addr.map(|addr| {
+                let listener = TcpListener::bind(addr)
+                    .with_context(|| format!("region {region}: cannot bind {what} on {addr}"))?;
+                listener.set_nonblocking(true)?;
+                Ok(listener)
+            })
+            .transpose()
         };
         Ok(Self {
-            region: region.name.clone(),
-            dns: bound,
-            http,
+            http: tcp("HTTP", plan.http)?,
+            status: tcp("the status listener", plan.status)?,
+            dns,
         })
     }
 
@@ -100,72 +80,133 @@ impl RegionSockets {
             .filter_map(|sockets| sockets.local_addr().ok())
             .collect()
     }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    pub fn status_addr(&self) -> Option<SocketAddr> {
+        self.status.as_ref().and_then(|l| l.local_addr().ok())
+    }
 }
 
-/// The tasks of a process and their shutdown.
-#[derive(Debug, Default)]
-pub struct Node {
+/// One region's running node: its DNS, HTTP and status servers and its config watcher.
+#[derive(Debug)]
+pub struct RegionNode {
+    region: String,
+    reloader: Arc<Reloader>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    failure: Arc<OnceLock<String>>,
 }
 
-impl Node {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
-    /// Serves bound sockets with `handler`: a thread per UDP socket, a task per TCP listener.
-    pub fn serve_dns(&self, sockets: Vec<DnsSockets>, handler: &DnsHandler) {
-        for DnsSockets { udp, tcp } in sockets {
-            for socket in udp {
-                let (handler, shutdown) = (handler.clone(), self.shutdown.clone());
-                self.tracker.spawn_blocking(move || {
-                    if let Err(error) = dns::serve_udp(socket, handler, shutdown) {
-                        tracing::error!(%error, "udp server stopped");
-                    }
+impl RegionNode {
+    /// Serves `sockets` from the view that `reloader` publishes, until `shutdown` is
+    /// cancelled or a server fails.
+    pub fn start(
+        identity: NodeIdentity,
+        reloader: Arc<Reloader>,
+        sockets: RegionSockets,
+        shutdown: CancellationToken,
+        fallback_token: Option<String>,
+    ) -> Self {
+        let node = Self {
+            region: identity.region.clone(),
+            reloader,
+            shutdown,
+            tracker: TaskTracker::new(),
+            failure: Arc::new(OnceLock::new()),
+        };
+        let handler = DnsHandler::new(node.view().clone());
+        for sockets in sockets.dns {
+            let addr = sockets
+                .local_addr()
+                .map_or("?".to_string(), |a| a.to_string());
+            for socket in sockets.udp {
+                let (handler, shutdown) = (handler.clone(), node.shutdown.clone());
+                node.supervise_blocking(format!("DNS over UDP on {addr}"), move || {
+                    dns::serve_udp(socket, handler, shutdown)
                 });
             }
-            let (handler, shutdown) = (handler.clone(), self.shutdown.clone());
-            self.tracker.spawn(async move {
-                if let Err(error) = dns::serve_tcp(tcp, handler, shutdown).await {
-                    tracing::error!(%error, "tcp server stopped");
-                }
+            node.supervise(
+                format!("DNS over TCP on {addr}"),
+                dns::serve_tcp(sockets.tcp, handler.clone(), node.shutdown.clone()),
+            );
+        }
+        if let Some(listener) = sockets.http {
+            let (region, shutdown) = (node.region.clone(), node.shutdown.clone());
+            node.supervise("the HTTP front".to_string(), async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                crate::proxy::serve_placeholder(listener, region, shutdown).await;
+                Ok(())
             });
         }
-    }
-
-    /// Serves one region: DNS with a handler over `snapshots`, and its HTTP front.
-    pub fn serve_region(&self, sockets: RegionSockets, snapshots: &Snapshots) {
-        let handler = DnsHandler::new(
-            snapshots.config.clone(),
-            snapshots.geo.clone(),
-            snapshots.health.clone(),
-        );
-        self.serve_dns(sockets.dns, &handler);
-        if let Some(listener) = sockets.http {
-            self.tracker.spawn(crate::proxy::serve_placeholder(
-                listener,
-                sockets.region,
-                self.shutdown.clone(),
-            ));
+        if let Some(listener) = sockets.status {
+            let state = Arc::new(StatusState {
+                identity,
+                reloader: node.reloader.clone(),
+                fallback_token,
+            });
+            let shutdown = node.shutdown.clone();
+            node.supervise("the status listener".to_string(), async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                axum::serve(listener, dashboard::router(state))
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+            });
         }
+        let interval = node.view().load().config.geo.reload_check;
+        node.tracker
+            .spawn(node.reloader.clone().watch(interval, node.shutdown.clone()));
+        node
     }
 
-    /// Reloads the geo database when its file is replaced.
-    pub fn watch_geo(&self, snapshots: &Snapshots) {
-        self.tracker.spawn(geo::watch(
-            snapshots.geo.clone(),
-            snapshots.config.geo.reload_check,
-            self.shutdown.clone(),
-        ));
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
-    /// Stops every task; returns false if some did not finish within `grace`.
-    pub async fn shutdown(self, grace: Duration) -> bool {
+    pub fn view(&self) -> &SharedView {
+        self.reloader.view()
+    }
+
+    pub fn reloader(&self) -> &Arc<Reloader> {
+        &self.reloader
+    }
+
+    /// Runs `server` as one of this node's tasks: if it ends with an error, or at all before
+    /// shutdown, the node records why and stops.
+    pub fn supervise<F>(&self, what: String, server: F)
+    where
+        F: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let (shutdown, failure) = (self.shutdown.clone(), self.failure.clone());
+        self.tracker.spawn(async move {
+            let result = server.await;
+            fail_unless_stopping(&what, result, &shutdown, &failure);
+        });
+    }
+
+    /// [`Self::supervise`] for a blocking server on a thread of its own.
+    fn supervise_blocking<F>(&self, what: String, server: F)
+    where
+        F: FnOnce() -> std::io::Result<()> + Send + 'static,
+    {
+        let (shutdown, failure) = (self.shutdown.clone(), self.failure.clone());
+        self.tracker.spawn_blocking(move || {
+            let result = server();
+            fail_unless_stopping(&what, result, &shutdown, &failure);
+        });
+    }
+
+    /// Resolves when the node stops: `Some(reason)` when a server failed, `None` when it was
+    /// asked to stop.
+    pub async fn stopped(&self) -> Option<String> {
+        self.shutdown.cancelled().await;
+        self.failure.get().cloned()
+    }
+
+    /// Stops every task; false if some did not finish within `grace`.
+    pub async fn stop(self, grace: Duration) -> bool {
         self.shutdown.cancel();
         self.tracker.close();
         tokio::time::timeout(grace, self.tracker.wait())
@@ -174,93 +215,155 @@ impl Node {
     }
 }
 
+fn fail_unless_stopping(
+    what: &str,
+    result: std::io::Result<()>,
+    shutdown: &CancellationToken,
+    failure: &OnceLock<String>,
+) {
+    if shutdown.is_cancelled() {
+        return;
+    }
+    let reason = match result {
+        Ok(()) => format!("{what} stopped unexpectedly"),
+        Err(error) => format!("{what} failed: {error}"),
+    };
+    tracing::error!(reason, "a server failed; stopping the node");
+    let _ = failure.set(reason);
+    shutdown.cancel();
+}
+
+/// Serves `nodes` until SIGINT/SIGTERM (Ok) or until one of them fails (Err with the
+/// reason); SIGHUP reloads every node's config.
+pub async fn serve_until_stopped(nodes: Vec<RegionNode>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let failure = {
+        let stopped: Vec<_> = nodes.iter().map(|node| Box::pin(node.stopped())).collect();
+        let first_stop = first_of(stopped);
+        tokio::pin!(first_stop);
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    for node in &nodes {
+                        let _ = node.reloader().reload_logged("SIGHUP").await;
+                    }
+                }
+                _ = tokio::signal::ctrl_c() => break None,
+                _ = terminate.recv() => break None,
+                reason = &mut first_stop => {
+                    break Some(reason.unwrap_or_else(|| "a node stopped".to_string()))
+                }
+            }
+        }
+    };
+    tracing::info!("shutting down");
+    for node in nodes {
+        if !node.stop(SHUTDOWN_GRACE).await {
+            tracing::warn!("some tasks did not stop within {SHUTDOWN_GRACE:?}");
+        }
+    }
+    match failure {
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+        None => Ok(()),
+    }
+}
+
+/// The first of several futures to finish.
+async fn first_of<F: Future + Unpin>(futures: Vec<F>) -> F::Output {
+    let mut futures = futures;
+    std::future::poll_fn(move |cx| {
+        for future in &mut futures {
+            if let std::task::Poll::Ready(output) = std::pin::Pin::new(future).poll(cx) {
+                return std::task::Poll::Ready(output);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
 /// UDP sockets per address when not configured: one per CPU.
 pub fn default_udp_sockets() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
-/// `meridian run`: one region's node until SIGINT/SIGTERM.
-pub async fn run(config_path: &Path, args: &RunArgs) -> anyhow::Result<()> {
-    let snapshots = Snapshots::load(config_path, args.geo_db.as_deref())?;
-    let region = snapshots
-        .config
-        .region_by_name(&args.region)
-        .with_context(|| {
-            let known: Vec<&str> = snapshots
-                .config
-                .regions
-                .iter()
-                .map(|r| r.name.as_str())
-                .collect();
-            format!(
-                "--region {}: no such region (known: {})",
-                args.region,
-                known.join(", ")
-            )
-        })?;
-    let dns = if args.dns_listen.is_empty() {
-        region.listen.dns.clone()
-    } else {
-        args.dns_listen.clone()
-    };
-    if let Some(wildcard) = dns.iter().find(|addr| addr.ip().is_unspecified()) {
-        anyhow::bail!(
-            "--dns-listen {wildcard}: list each address explicitly: a wildcard UDP socket can reply from the wrong address"
-        );
-    }
-    let http = args.http_listen.or(region.listen.http);
-    let udp = args.udp_sockets.unwrap_or_else(default_udp_sockets);
-    let sockets = RegionSockets::bind(region, &dns, http, udp).await?;
-    tracing::info!(region = %region.name, dns = ?sockets.dns_addrs(), ?http, "serving");
-    let node = Node::new();
-    node.serve_region(sockets, &snapshots);
-    node.watch_geo(&snapshots);
-    wait_for_signal().await;
-    tracing::info!("shutting down");
-    if !node.shutdown(SHUTDOWN_GRACE).await {
-        tracing::warn!("some tasks did not stop within {SHUTDOWN_GRACE:?}");
-    }
-    Ok(())
+/// This host's name, for node identities.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "node".to_string())
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+/// `meridian run`: one region's node until SIGINT/SIGTERM, reloading on SIGHUP.
+pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Result<()> {
+    let source = Source {
+        config: config_path.to_path_buf(),
+        geo_override: args.geo_db.clone(),
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    let view = source.load_view()?;
+    let region = view.config.region_by_name(&args.region).with_context(|| {
+        let known: Vec<&str> = view
+            .config
+            .regions
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        format!(
+            "--region {}: no such region (known: {})",
+            args.region,
+            known.join(", ")
+        )
+    })?;
+    let plan = ListenPlan {
+        dns: if args.dns_listen.is_empty() {
+            region.listen.dns.clone()
+        } else {
+            args.dns_listen.clone()
+        },
+        http: args.http_listen.or(region.listen.http),
+        status: args.status_listen.or(region.listen.status),
+        udp_sockets: args.udp_sockets.unwrap_or_else(default_udp_sockets),
+    };
+    let pinned = ListenFromConfig {
+        dns: args.dns_listen.is_empty(),
+        http: args.http_listen.is_none(),
+        status: args.status_listen.is_none(),
+    };
+    let sockets = RegionSockets::bind(&region.name, &plan)?;
+    let identity = NodeIdentity {
+        region: region.name.clone(),
+        node: args.node_name.clone().unwrap_or_else(host_name),
+        version: env!("CARGO_PKG_VERSION"),
+        started: Instant::now(),
+    };
+    log_start(&identity, &view, &sockets);
+    let reloader = Arc::new(Reloader::new(
+        source,
+        view.shared(),
+        Some(identity.region.clone()),
+        pinned,
+    ));
+    let node = RegionNode::start(identity, reloader, sockets, CancellationToken::new(), None);
+    serve_until_stopped(vec![node]).await
 }
 
-/// `meridian check-config`: validates everything a node would load, serves nothing.
-pub fn check_config(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path)?;
-    let db = GeoDb::open(&config.geo.database)?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}: OK", path.display())?;
-    writeln!(
-        out,
-        "  zone {} ({} name servers, {} static records)",
-        config.zone.apex,
-        config.zone.name_servers.len(),
-        config.zone.records.len()
-    )?;
-    let services: Vec<String> = config.services.iter().map(|s| s.name.to_string()).collect();
-    writeln!(out, "  steered names: {}", services.join(", "))?;
-    let regions: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
-    writeln!(out, "  regions: {}", regions.join(", "))?;
-    writeln!(
-        out,
-        "  geo database: {} ({})",
-        db.path().display(),
-        db.database_type()
-    )?;
-    Ok(())
+/// The one line that says what a node is and where it listens.
+pub fn log_start(identity: &NodeIdentity, view: &crate::view::View, sockets: &RegionSockets) {
+    tracing::info!(
+        version = identity.version,
+        region = %identity.region,
+        node = %identity.node,
+        config = %view.config.file.display(),
+        config_hash = %short(&view.config.content_hash),
+        geo_database = %view.geo.path().display(),
+        geo_type = view.geo.database_type(),
+        dns = ?sockets.dns_addrs(),
+        http = ?sockets.http_addr(),
+        status = ?sockets.status_addr(),
+        "node starting"
+    );
 }

@@ -9,7 +9,7 @@ use ipnet::IpNet;
 
 use crate::config::{CidrRule, SteeringRules};
 use crate::geo::{Place, distance_km};
-use crate::health::HealthSnapshot;
+use crate::health::HealthTable;
 use crate::region::{Region, RegionId};
 
 /// What put the first regions of an order where they are.
@@ -150,7 +150,7 @@ pub fn order_regions(
 /// nothing, and it is reported loudly. `None` when no region can answer at all.
 pub fn choose(
     order: &RegionOrder,
-    health: &HealthSnapshot,
+    health: &HealthTable,
     can_answer: impl Fn(RegionId) -> bool,
 ) -> Option<Choice> {
     let mut eligible = order

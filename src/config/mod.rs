@@ -46,6 +46,10 @@ pub enum ConfigError {
 pub struct Config {
     /// The `meridian.toml` this was loaded from.
     pub file: PathBuf,
+    /// The folder the region files were read from.
+    pub regions_dir: PathBuf,
+    /// SHA-256 of the files read, hex (TEMPORARY until the config branch lands).
+    pub content_hash: String,
     pub zone: Zone,
     pub services: Vec<Service>,
     pub answer: AnswerPolicy,

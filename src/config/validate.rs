@@ -34,7 +34,8 @@ const MAX_TTL: u32 = 0x7fff_ffff;
 pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
     let raw: RawMain = parse_file(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let regions = load_regions(path, &base.join(&raw.regions))?;
+    let regions_dir = base.join(&raw.regions);
+    let regions = load_regions(path, &regions_dir)?;
     let check = Checker { file: path };
 
     let zone = check.zone(&raw.zone)?;
@@ -54,8 +55,21 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
         reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
     };
     let steering = check.steering(&raw.steering, &regions)?;
+    let content_hash = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(fs::read(path).unwrap_or_default());
+        for region in &regions {
+            hasher.update(
+                fs::read(regions_dir.join(format!("{}.toml", region.name))).unwrap_or_default(),
+            );
+        }
+        format!("{:x}", hasher.finalize())
+    };
     Ok(Config {
         file: path.to_path_buf(),
+        regions_dir,
+        content_hash,
         zone,
         services,
         answer,

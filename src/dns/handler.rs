@@ -1,8 +1,8 @@
-//! The request handler: the one entry point for UDP datagrams (our own loop) and for
-//! hickory-server's TCP connections. Both call [`Answerer::answer`].
+//! The request handler: the one entry point for UDP datagrams (our own loop), TCP streams
+//! (our own accept loop) and hickory-server's `Server`. All of them load the view once per
+//! message and call `answer::answer` on it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -11,48 +11,38 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::answer::{Answerer, Dependence, Reply};
+use super::answer::{self, Dependence, Reply};
 use super::encode::encode;
 use super::replay;
-use super::zone::ZoneData;
-use crate::config::Config;
-use crate::decision::Decider;
-use crate::geo::SharedGeoDb;
-use crate::health::SharedHealth;
+use crate::view::{SharedView, View};
 
-/// Cheap to clone: every socket loop and connection shares one [`Answerer`].
+/// Cheap to clone: every socket loop and connection reads the node's one [`SharedView`],
+/// once per message.
 #[derive(Debug, Clone)]
 pub struct DnsHandler {
-    answerer: Arc<Answerer>,
+    view: SharedView,
 }
 
 impl DnsHandler {
-    pub fn new(config: Arc<Config>, geo: SharedGeoDb, health: SharedHealth) -> Self {
-        let zone = ZoneData::build(&config);
-        Self {
-            answerer: Arc::new(Answerer::new(zone, Decider::new(config, geo, health))),
-        }
-    }
-
-    /// The decision maker this handler answers with (for `explain`).
-    pub fn decider(&self) -> &Decider {
-        &self.answerer.decider
+    pub fn new(view: SharedView) -> Self {
+        Self { view }
     }
 
     /// Answers one UDP datagram into `out`. Returns false when nothing must be sent: too
     /// short to carry a header, or a response (never answer those: reflection loops).
     pub fn respond_datagram(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+        let view = self.view.load();
         let plain = replay::parse(packet);
         if let Some(query) = &plain
-            && replay::replay(query, src, &self.answerer, out)
+            && replay::replay(query, src, &view, out)
         {
             return true;
         }
-        let Some(dependence) = self.respond_in_full(packet, src, out) else {
+        let Some(dependence) = respond(&view, packet, src, Protocol::Udp, out) else {
             return false;
         };
         if let (Some(query), Some(dependence)) = (&plain, dependence) {
-            replay::remember(query, &self.answerer, dependence, out);
+            replay::remember(query, &view, dependence, out);
         }
         true
     }
@@ -64,62 +54,52 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.respond_in_full(packet, src, out).is_some()
+        respond(&self.view.load(), packet, src, Protocol::Udp, out).is_some()
     }
 
-    /// `None`: send nothing. `Some(None)`: a reply not to be cached.
     /// Answers one message read from a TCP stream into `out` (no size limit but the 64 KiB of
     /// the length prefix). Returns false when nothing must be sent.
     pub fn respond_stream(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        self.respond(packet, src, Protocol::Tcp, out).is_some()
+        respond(&self.view.load(), packet, src, Protocol::Tcp, out).is_some()
     }
+}
 
-    fn respond_in_full(
-        &self,
-        packet: &[u8],
-        src: SocketAddr,
-        out: &mut Vec<u8>,
-    ) -> Option<Option<Dependence>> {
-        self.respond(packet, src, Protocol::Udp, out)
+/// The full path for one message. `None`: send nothing. `Some(None)`: a reply not to be
+/// cached.
+fn respond(
+    view: &View,
+    packet: &[u8],
+    src: SocketAddr,
+    protocol: Protocol,
+    out: &mut Vec<u8>,
+) -> Option<Option<Dependence>> {
+    let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
+    if header.metadata.message_type == MessageType::Response {
+        return None;
     }
-
-    /// The full path for one message. `None`: send nothing. `Some(None)`: a reply not to be
-    /// cached.
-    fn respond(
-        &self,
-        packet: &[u8],
-        src: SocketAddr,
-        protocol: Protocol,
-        out: &mut Vec<u8>,
-    ) -> Option<Option<Dependence>> {
-        let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
-        if header.metadata.message_type == MessageType::Response {
-            return None;
+    let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, protocol) {
+        Ok(request) => {
+            let reply = answer::answer(view, &request);
+            let limit = match protocol {
+                Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
+                _ => u16::MAX,
+            };
+            (
+                encode(&reply, Some(&request.queries), limit, out),
+                Some(reply.dependence),
+            )
         }
-        let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, protocol) {
-            Ok(request) => {
-                let reply = self.answerer.answer(&request);
-                let limit = match protocol {
-                    Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
-                    _ => u16::MAX,
-                };
-                (
-                    encode(&reply, Some(&request.queries), limit, out),
-                    Some(reply.dependence),
-                )
-            }
-            Err(_) => {
-                // The header is readable, so the client can be told its message is malformed.
-                let reply = Reply::empty(&header.metadata, None, ResponseCode::FormErr);
-                (encode(&reply, None, 512, out), None)
-            }
-        };
-        match encoded {
-            Ok(()) => Some(dependence),
-            Err(error) => {
-                tracing::warn!(%error, %src, "cannot encode a reply");
-                server_failure(header.metadata.id, out).then_some(None)
-            }
+        Err(_) => {
+            // The header is readable, so the client can be told its message is malformed.
+            let reply = Reply::empty(&header.metadata, None, ResponseCode::FormErr);
+            (encode(&reply, None, 512, out), None)
+        }
+    };
+    match encoded {
+        Ok(()) => Some(dependence),
+        Err(error) => {
+            tracing::warn!(%error, %src, "cannot encode a reply");
+            server_failure(header.metadata.id, out).then_some(None)
         }
     }
 }
@@ -139,7 +119,7 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let mut reply = self.answerer.answer(request);
+        let mut reply = answer::answer(&self.view.load(), request);
         if request.protocol() == Protocol::Udp {
             // hickory's own truncation would drop the OPT record: decide it here instead.
             let mut scratch = Vec::with_capacity(512);

@@ -10,7 +10,6 @@ mod handler;
 mod replay;
 mod server;
 mod tcp;
-mod zone;
 
 pub use handler::DnsHandler;
 pub use server::{DnsSockets, bind, serve_udp};

@@ -1,15 +1,18 @@
 //! The reply cache of the UDP path: replies that [`Answerer::answer`] built are replayed for
 //! later queries that differ only in what can be patched in.
 //!
-//! Without its OPT record, a reply depends on the question (letter case aside), on whether
-//! the query had EDNS, and for steered names on the chosen region. The rest is patched per
+//! Without its OPT record, a reply depends on the view, the question (letter case aside),
+//! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the records
+//! are rendered from (region, family, TTL, count: the whole shape, so no answer rule can
+//! make the cache replay stale bytes). The rest is patched per
 //! query: the ID, the RD and CD bits, the question's letter case (owners point at the
 //! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
 //! Truncated replies are never kept, and a kept reply is replayed only when it fits the
 //! query's buffer: the full path would have sent the very same records.
 //! Only plain queries take this path; anything unusual goes the full way, so the cache can
-//! only ever repeat what the full path said. Entries never go stale: a cache belongs to one
-//! [`Answerer`], whose zone is immutable, and steering is decided for every query.
+//! only ever repeat what the full path said. Entries never go stale: each thread's cache
+//! belongs to one view generation and starts over when a new view is published, and
+//! steering is decided for every query.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,9 +20,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hickory_proto::rr::RecordType;
 use rustc_hash::FxHashMap;
 
-use super::answer::{Answerer, Dependence, SERVER_PAYLOAD, steered_scope};
+use super::answer::{Dependence, SERVER_PAYLOAD};
+use crate::decision::{self, SteeredAnswer};
 use crate::geo::ClientAddress;
-use crate::steering::Choice;
+use crate::view::View;
 
 /// Entries per thread before the cache starts over (random names must not grow it forever).
 const CACHE_LIMIT: usize = 8192;
@@ -164,18 +168,16 @@ impl PlainQuery<'_> {
         &self.packet[12..12 + self.question_len]
     }
 
-    /// Answerer, question with its name in lower case, EDNS or not: what a body is for.
-    fn key(&self, answerer: u64, buf: &mut [u8; MAX_QUESTION + 16]) -> usize {
-        buf[..8].copy_from_slice(&answerer.to_be_bytes());
+    /// Question with its name in lower case, EDNS or not: what a body is for.
+    fn key(&self, buf: &mut [u8; MAX_QUESTION + 1]) -> usize {
         let question = self.question();
         let name_len = question.len() - 4;
-        buf[8..8 + name_len].copy_from_slice(&question[..name_len]);
-        buf[8..8 + name_len].make_ascii_lowercase();
+        buf[..name_len].copy_from_slice(&question[..name_len]);
+        buf[..name_len].make_ascii_lowercase();
         // Type and class as they are: 0x41 (HTTPS) is not 0x61.
-        buf[8 + name_len..8 + question.len()].copy_from_slice(&question[name_len..]);
-        let at = 8 + question.len();
-        buf[at] = u8::from(self.edns.is_some());
-        at + 1
+        buf[name_len..question.len()].copy_from_slice(&question[name_len..]);
+        buf[question.len()] = u8::from(self.edns.is_some());
+        question.len() + 1
     }
 
     fn record_type(&self) -> RecordType {
@@ -210,32 +212,44 @@ impl PlainQuery<'_> {
 #[derive(Debug)]
 enum Entry {
     Fixed(Box<[u8]>),
-    Steered(FxHashMap<Option<Choice>, Box<[u8]>>),
+    /// Keyed by the whole shape the records were rendered from; `ttl` is the steered name's
+    /// configured TTL, the input the shape is computed from.
+    Steered {
+        ttl: u32,
+        by_shape: FxHashMap<SteeredAnswer, Box<[u8]>>,
+    },
 }
 
+/// The view generation the entries belong to, and the entries.
+type Cache = (u64, FxHashMap<Box<[u8]>, Entry>);
+
 thread_local! {
-    static CACHE: RefCell<FxHashMap<Box<[u8]>, Entry>> = RefCell::new(FxHashMap::default());
+    static CACHE: RefCell<Cache> = RefCell::new((0, FxHashMap::default()));
 }
 
 /// Writes the reply to `query` into `out` from the cache; false on a miss.
 pub(crate) fn replay(
     query: &PlainQuery<'_>,
     source: SocketAddr,
-    answerer: &Answerer,
+    view: &View,
     out: &mut Vec<u8>,
 ) -> bool {
-    let mut key = [0u8; MAX_QUESTION + 16];
-    let key_len = query.key(answerer.id, &mut key);
+    let mut key = [0u8; MAX_QUESTION + 1];
+    let key_len = query.key(&mut key);
     CACHE.with(|cache| {
-        let cache = cache.borrow();
-        let (bytes, scope) = match cache.get(&key[..key_len]) {
+        let (generation, entries) = &*cache.borrow();
+        if *generation != view.generation {
+            return false;
+        }
+        let (bytes, scope) = match entries.get(&key[..key_len]) {
             None => return false,
             Some(Entry::Fixed(bytes)) => (bytes, 0),
-            Some(Entry::Steered(by_choice)) => {
-                let family = answerer.family_for(query.record_type());
-                let decision = answerer.decider.decide(query.client(source), family);
-                match by_choice.get(&decision.choice) {
-                    Some(bytes) => (bytes, steered_scope(&decision)),
+            Some(Entry::Steered { ttl, by_shape }) => {
+                let family = view.family_for(query.record_type());
+                let decision = decision::decide(view, query.client(source), family);
+                let shape = decision.steered_answer(view, family, *ttl);
+                match by_shape.get(&shape) {
+                    Some(bytes) => (bytes, decision.steered_scope()),
                     None => return false,
                 }
             }
@@ -291,12 +305,7 @@ fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
 }
 
 /// Keeps the reply the full path wrote into `out` for `query`, without its OPT record.
-pub(crate) fn remember(
-    query: &PlainQuery<'_>,
-    answerer: &Answerer,
-    dependence: Dependence,
-    reply: &[u8],
-) {
+pub(crate) fn remember(query: &PlainQuery<'_>, view: &View, dependence: Dependence, reply: &[u8]) {
     let opt_len = query.opt_len();
     let Some(body_len) = reply.len().checked_sub(opt_len) else {
         return;
@@ -315,24 +324,26 @@ pub(crate) fn remember(
         let additional = u16::from_be_bytes([body[10], body[11]]).saturating_sub(1);
         body[10..12].copy_from_slice(&additional.to_be_bytes());
     }
-    let mut key = [0u8; MAX_QUESTION + 16];
-    let key_len = query.key(answerer.id, &mut key);
+    let mut key = [0u8; MAX_QUESTION + 1];
+    let key_len = query.key(&mut key);
     CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() >= CACHE_LIMIT {
-            cache.clear();
+        let (generation, entries) = &mut *cache.borrow_mut();
+        if *generation != view.generation || entries.len() >= CACHE_LIMIT {
+            entries.clear();
+            *generation = view.generation;
         }
         let key: Box<[u8]> = key[..key_len].into();
         match dependence {
             Dependence::Fixed => {
-                cache.insert(key, Entry::Fixed(body.into()));
+                entries.insert(key, Entry::Fixed(body.into()));
             }
-            Dependence::Steered(choice) => {
-                let entry = cache
-                    .entry(key)
-                    .or_insert_with(|| Entry::Steered(FxHashMap::default()));
-                if let Entry::Steered(by_choice) = entry {
-                    by_choice.insert(choice, body.into());
+            Dependence::Steered { name_ttl, shape } => {
+                let entry = entries.entry(key).or_insert_with(|| Entry::Steered {
+                    ttl: name_ttl,
+                    by_shape: FxHashMap::default(),
+                });
+                if let Entry::Steered { by_shape, .. } = entry {
+                    by_shape.insert(shape, body.into());
                 }
             }
         }

@@ -1,8 +1,8 @@
 //! Region health as the answer path sees it.
 //!
-//! For now every region is published healthy; the probing monitor (its own issue) will
-//! publish real verdicts into the same [`SharedHealth`] without the readers changing.
+//! For now no monitor runs and every region counts as up; the probing monitor (its own issue)
+//! will publish [`HealthSnapshot`]s, keyed by region name, into the node's view.
 
 mod snapshot;
 
-pub use snapshot::{HealthSnapshot, RegionHealth, SharedHealth};
+pub use snapshot::{HealthSnapshot, HealthTable, RegionHealth};

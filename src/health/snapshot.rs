@@ -1,10 +1,16 @@
-//! The published, immutable view of every region's health.
+//! Health as it is published (keyed by region name) and as one view reads it (by region id).
+//!
+//! The monitor publishes a [`HealthSnapshot`] keyed by region *name*. A [`View`] resolves it
+//! against its own region list into a [`HealthTable`] indexed by [`RegionId`]. A snapshot
+//! built for another region list (an older config, another deployment) can therefore never
+//! move traffic: names it does not know are ignored, and regions it does not mention keep
+//! the state of a region with no verdict yet (up).
+//!
+//! [`View`]: crate::view::View
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-use arc_swap::ArcSwap;
-
-use crate::region::RegionId;
+use crate::region::{Region, RegionId};
 
 /// Whether one region may receive traffic, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,34 +20,73 @@ pub struct RegionHealth {
     pub reason: String,
 }
 
-/// Health of every region, indexed by [`RegionId`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl RegionHealth {
+    /// A region no verdict has been reached about: it keeps its traffic.
+    pub fn assumed_up() -> Self {
+        Self {
+            up: true,
+            reason: "no verdict yet: assumed up".to_string(),
+        }
+    }
+}
+
+/// Published verdicts, keyed by region name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthSnapshot {
+    regions: BTreeMap<String, RegionHealth>,
+}
+
+impl HealthSnapshot {
+    /// No verdicts: every region counts as up.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, region: &str, health: RegionHealth) -> Self {
+        self.regions.insert(region.to_string(), health);
+        self
+    }
+
+    pub fn get(&self, region: &str) -> Option<&RegionHealth> {
+        self.regions.get(region)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &RegionHealth)> {
+        self.regions
+            .iter()
+            .map(|(name, health)| (name.as_str(), health))
+    }
+}
+
+/// The health of one config's regions, indexed by [`RegionId`]; only built by resolving a
+/// snapshot against that config's region list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthTable {
     regions: Vec<RegionHealth>,
 }
 
-/// The snapshot shared between the monitor (writer) and the answer path (readers).
-pub type SharedHealth = Arc<ArcSwap<HealthSnapshot>>;
-
-impl HealthSnapshot {
-    /// Every region up: the state before any probe has run.
-    pub fn all_up(region_count: usize) -> Self {
+impl HealthTable {
+    /// Reads `snapshot` by name for every region of `regions`.
+    pub fn resolve(snapshot: &HealthSnapshot, regions: &[Region]) -> Self {
         Self {
-            regions: vec![
-                RegionHealth {
-                    up: true,
-                    reason: "assumed up (no health monitor yet)".to_string(),
-                };
-                region_count
-            ],
+            regions: regions
+                .iter()
+                .map(|region| {
+                    snapshot
+                        .get(&region.name)
+                        .cloned()
+                        .unwrap_or_else(RegionHealth::assumed_up)
+                })
+                .collect(),
         }
     }
 
+    /// A table given region by region, in id order (tests of the pure policy).
     pub fn from_regions(regions: Vec<RegionHealth>) -> Self {
         Self { regions }
     }
 
-    /// Unknown regions are down: a snapshot never sends traffic somewhere it does not know.
+    /// Ids outside the table are down: a table never sends traffic somewhere it does not know.
     pub fn is_up(&self, region: RegionId) -> bool {
         self.regions
             .get(region.index())

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use super::*;
 use crate::config::CidrRule;
 use crate::geo::{Place, PlaceLocation, Precision};
-use crate::health::{HealthSnapshot, RegionHealth};
+use crate::health::{HealthTable, RegionHealth};
 use crate::region::{Listen, Location, Region, RegionId};
 
 fn region(id: u16, name: &str, latitude: f64, longitude: f64) -> Region {
@@ -161,8 +161,8 @@ fn overrides_take_precedence_in_order() {
     );
 }
 
-fn health(up: [bool; 3]) -> HealthSnapshot {
-    HealthSnapshot::from_regions(
+fn health(up: [bool; 3]) -> HealthTable {
+    HealthTable::from_regions(
         up.iter()
             .map(|&up| RegionHealth {
                 up,
@@ -204,7 +204,7 @@ fn choose_skips_down_regions_and_fails_open() {
     };
     assert_eq!(choose(&empty, &health([true; 3]), |_| true), None);
     // A snapshot that does not know a region treats it as down.
-    let short = HealthSnapshot::from_regions(Vec::new());
+    let short = HealthTable::from_regions(Vec::new());
     assert!(choose(&order, &short, |_| true).is_some_and(|c| c.fail_open));
 }
 

@@ -70,14 +70,7 @@ async fn a_replaced_database_is_swapped_in_without_dropping_queries() {
     replace(&db, b"definitely not a MaxMind DB");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(region_for(&server, "214.0.0.1").await, "us-east");
-    assert!(
-        server
-            .snapshots
-            .geo
-            .load()
-            .database_type()
-            .contains("Country")
-    );
+    assert!(server.view().geo.database_type().contains("Country"));
 
     stop.store(true, Ordering::Relaxed);
     load.await

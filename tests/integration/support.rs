@@ -3,21 +3,28 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, RecordType};
 use meridian::config::Config;
-use meridian::dns::{self, DnsHandler};
+use meridian::dashboard::NodeIdentity;
+use meridian::dns::DnsHandler;
 use meridian::geo::GeoDb;
-use meridian::node::{Node, Snapshots};
+use meridian::health::HealthSnapshot;
+use meridian::node::{ListenPlan, RegionNode, RegionSockets};
+use meridian::reload::{ListenFromConfig, Reloader, Source};
+use meridian::view::View;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const CITY: &str = "GeoIP2-City-Test.mmdb";
 pub(crate) const COUNTRY: &str = "GeoLite2-Country-Test.mmdb";
+
+/// The admin token of test nodes.
+pub(crate) const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// How long any single exchange may take before the test fails.
 pub(crate) const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -34,13 +41,14 @@ pub(crate) fn test_config() -> Config {
     Config::load(&repo("tests/data/config/meridian.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A server on 127.0.0.1:0, stopped when dropped.
+/// A node on 127.0.0.1:0 (DNS and status listener), stopped when dropped.
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
+    pub(crate) status: SocketAddr,
     pub(crate) handler: DnsHandler,
-    pub(crate) snapshots: Snapshots,
+    pub(crate) reloader: Arc<Reloader>,
     shutdown: CancellationToken,
-    node: Option<Node>,
+    node: Option<RegionNode>,
 }
 
 impl Drop for Server {
@@ -56,36 +64,87 @@ impl Server {
         Self::start_with(&geo_db(db), |_| {}).await
     }
 
+    /// A node over the test config changed in memory by `change`. A reload reads the files
+    /// again (with `db` as the database), so tests of reload use [`Self::start_from`].
     pub(crate) async fn start_with(db: &Path, change: impl FnOnce(&mut Config)) -> Self {
         let mut config = test_config();
         config.geo.database = db.to_path_buf();
         change(&mut config);
-        let db = GeoDb::open(&config.geo.database).unwrap_or_else(|e| panic!("{e}"));
-        let snapshots = Snapshots::new(Arc::new(config), db);
-        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
-        let sockets = dns::bind(localhost, 2).unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = sockets.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let handler = DnsHandler::new(
-            snapshots.config.clone(),
-            snapshots.geo.clone(),
-            snapshots.health.clone(),
+        let geo = GeoDb::open(&config.geo.database).unwrap_or_else(|e| panic!("{e}"));
+        let view = View::new(
+            Arc::new(config),
+            Arc::new(geo),
+            Arc::new(HealthSnapshot::empty()),
         );
-        let node = Node::new();
-        node.serve_dns(vec![sockets], &handler);
-        node.watch_geo(&snapshots);
+        let source = Source {
+            config: repo("tests/data/config/meridian.toml"),
+            geo_override: Some(db.to_path_buf()),
+        };
+        Self::launch(source, view)
+    }
+
+    /// A node whose config is read from `source`, as `meridian run` does.
+    pub(crate) async fn start_from(source: Source) -> Self {
+        let view = source.load_view().unwrap_or_else(|e| panic!("{e}"));
+        Self::launch(source, view)
+    }
+
+    fn launch(source: Source, view: View) -> Self {
+        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+        let plan = ListenPlan {
+            dns: vec![localhost],
+            http: None,
+            status: Some(localhost),
+            udp_sockets: 2,
+        };
+        let sockets = RegionSockets::bind("us-east", &plan).unwrap_or_else(|e| panic!("{e}"));
+        let addr = sockets.dns_addrs()[0];
+        let status = sockets.status_addr().unwrap_or_else(|| panic!("no status"));
+        let reloader = Arc::new(Reloader::new(
+            source,
+            view.shared(),
+            Some("us-east".to_string()),
+            ListenFromConfig::default(),
+        ));
+        let identity = NodeIdentity {
+            region: "us-east".to_string(),
+            node: "test".to_string(),
+            version: "test",
+            started: Instant::now(),
+        };
+        let shutdown = CancellationToken::new();
+        let node = RegionNode::start(
+            identity,
+            reloader.clone(),
+            sockets,
+            shutdown.clone(),
+            Some(ADMIN_TOKEN.to_string()),
+        );
         Self {
             addr,
-            handler,
-            snapshots,
-            shutdown: node.shutdown_token(),
+            status,
+            handler: DnsHandler::new(reloader.view().clone()),
+            reloader,
+            shutdown,
             node: Some(node),
         }
+    }
+
+    /// The view the node answers from now.
+    pub(crate) fn view(&self) -> Arc<View> {
+        self.reloader.view().load_full()
+    }
+
+    pub(crate) fn node(&self) -> &RegionNode {
+        self.node
+            .as_ref()
+            .unwrap_or_else(|| panic!("the node was stopped"))
     }
 
     /// Stops every task; true when they all finished within `grace`.
     pub(crate) async fn stop(mut self, grace: Duration) -> bool {
         match self.node.take() {
-            Some(node) => node.shutdown(grace).await,
+            Some(node) => node.stop(grace).await,
             None => true,
         }
     }

@@ -3,22 +3,22 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use hickory_proto::rr::rdata::{A, AAAA, NS, SOA};
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use crate::config::Config;
 
 /// What lives at one name.
 #[derive(Debug, Default)]
-pub(crate) struct Node {
+pub struct Node {
     /// Static RRsets, in configuration order.
-    pub(crate) rrsets: Vec<(RecordType, Vec<Record>)>,
+    pub rrsets: Vec<(RecordType, Vec<Record>)>,
     /// Steered name: A and AAAA come from the chosen region with this TTL.
-    pub(crate) steered_ttl: Option<u32>,
+    pub steered_ttl: Option<u32>,
 }
 
 impl Node {
-    pub(crate) fn rrset(&self, record_type: RecordType) -> Option<&[Record]> {
+    pub fn rrset(&self, record_type: RecordType) -> Option<&[Record]> {
         self.rrsets
             .iter()
             .find(|(rtype, _)| *rtype == record_type)
@@ -40,15 +40,15 @@ impl Node {
 
 /// The whole zone, built once per config.
 #[derive(Debug)]
-pub(crate) struct ZoneData {
-    pub(crate) apex: LowerName,
+pub struct ZoneData {
+    pub apex: LowerName,
     /// For negative answers: TTL = min(SOA TTL, SOA minimum) (RFC 2308 section 5).
-    pub(crate) negative_soa: Record,
-    pub(crate) nodes: HashMap<LowerName, Node>,
+    pub negative_soa: Record,
+    pub nodes: HashMap<LowerName, Node>,
 }
 
 impl ZoneData {
-    pub(crate) fn build(config: &Config) -> Self {
+    pub fn build(config: &Config) -> Self {
         let zone = &config.zone;
         let apex = zone.apex.clone();
         let soa = SOA::new(
@@ -115,7 +115,7 @@ impl ZoneData {
     }
 
     /// In-zone glue (A and AAAA) for the apex NS records.
-    pub(crate) fn glue(&self) -> impl Iterator<Item = &Record> {
+    pub fn glue(&self) -> impl Iterator<Item = &Record> {
         let ns = self
             .nodes
             .get(&self.apex)
@@ -137,4 +137,100 @@ impl ZoneData {
 
 fn saturating_i32(value: u32) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Longest CNAME chain followed inside the zone; a loop ends here too.
+pub const MAX_CNAME_CHAIN: usize = 8;
+
+/// Where a question leads in the zone, in-zone CNAMEs followed: the one walk that both the
+/// answer path and `explain` take, so they cannot disagree about what a name is.
+#[derive(Debug)]
+pub struct Resolution<'a> {
+    /// The CNAMEs passed through, in order.
+    pub chain: Vec<&'a Record>,
+    /// The name the walk ended at (lower case).
+    pub name: LowerName,
+    pub end: End<'a>,
+}
+
+/// How a walk through the zone ended.
+#[derive(Debug, Clone, Copy)]
+pub enum End<'a> {
+    /// No such name (RFC 6604: the code describes the last name of the chain).
+    NxDomain,
+    /// A steered name asked for addresses: the chosen region's, with this TTL.
+    Steered { ttl: u32 },
+    /// A static RRset.
+    Records(&'a [Record]),
+    /// The name exists, without data of this type.
+    NoData,
+    /// The last CNAME points outside the zone: the resolver follows it itself.
+    LeavesZone,
+    /// A chain longer than [`MAX_CNAME_CHAIN`]: what was found is answered.
+    TooLong,
+}
+
+impl ZoneData {
+    /// Questions answered REFUSED: outside the zone (never an open resolver), another
+    /// class, or a zone transfer (not offered: every node builds the zone from config).
+    pub fn refuses(&self, class: DNSClass, qname: &LowerName, qtype: RecordType) -> bool {
+        class != DNSClass::IN
+            || !self.apex.zone_of(qname)
+            || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+    }
+
+    /// Follows `qname` through the zone for `qtype`. `qname` must be inside the zone.
+    pub fn resolve(&self, qname: &LowerName, qtype: RecordType) -> Resolution<'_> {
+        let mut chain = Vec::new();
+        let mut current = qname.clone();
+        for _ in 0..MAX_CNAME_CHAIN {
+            let Some(node) = self.nodes.get(&current) else {
+                return Resolution {
+                    chain,
+                    name: current,
+                    end: End::NxDomain,
+                };
+            };
+            if let Some(ttl) = node.steered_ttl
+                && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
+            {
+                return Resolution {
+                    chain,
+                    name: current,
+                    end: End::Steered { ttl },
+                };
+            }
+            if qtype != RecordType::CNAME
+                && let Some([cname]) = node.rrset(RecordType::CNAME)
+                && let RData::CNAME(CNAME(target)) = &cname.data
+            {
+                chain.push(cname);
+                let target = LowerName::new(target);
+                if !self.apex.zone_of(&target) {
+                    return Resolution {
+                        chain,
+                        name: target,
+                        end: End::LeavesZone,
+                    };
+                }
+                current = target;
+                continue;
+            }
+            let rrset = match qtype {
+                // RFC 8482: answer ANY with one RRset, not everything.
+                RecordType::ANY => node.rrsets.first().map(|(_, records)| records.as_slice()),
+                _ => node.rrset(qtype),
+            };
+            return Resolution {
+                chain,
+                name: current,
+                end: rrset.map_or(End::NoData, End::Records),
+            };
+        }
+        Resolution {
+            chain,
+            name: current,
+            end: End::TooLong,
+        }
+    }
 }

@@ -1,0 +1,80 @@
+//! The one-shot commands: `check-config`, `explain`, `reload`.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{ExplainArgs, ReloadArgs};
+use crate::reload::Source;
+
+/// `meridian check-config`: validates everything a node would load, serves nothing.
+pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<()> {
+    let source = Source {
+        config: path.to_path_buf(),
+        geo_override: geo_override.map(Path::to_path_buf),
+    };
+    let view = source.load_view()?;
+    let config = &view.config;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: OK", path.display())?;
+    writeln!(out, "  config hash {}", config.content_hash)?;
+    writeln!(
+        out,
+        "  zone {} ({} name servers, {} static records)",
+        config.zone.apex,
+        config.zone.name_servers.len(),
+        config.zone.records.len()
+    )?;
+    let services: Vec<String> = config.services.iter().map(|s| s.name.to_string()).collect();
+    writeln!(out, "  steered names: {}", services.join(", "))?;
+    let regions: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
+    writeln!(out, "  regions: {}", regions.join(", "))?;
+    writeln!(
+        out,
+        "  geo database: {} ({})",
+        view.geo.path().display(),
+        view.geo.database_type()
+    )?;
+    Ok(())
+}
+
+/// `meridian explain`: the decision report for one query, from the config on disk.
+pub fn explain(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
+    let source = Source {
+        config: config_path.to_path_buf(),
+        geo_override: args.geo_db.clone(),
+    };
+    let view = source.load_view()?;
+    let report = crate::explain::explain(&view, args.client, &args.name, &args.record_type)?;
+    write!(std::io::stdout().lock(), "{report}")?;
+    Ok(())
+}
+
+/// `meridian reload --node URL`: asks a running node to reload, and says what it did.
+pub async fn reload(args: &ReloadArgs) -> anyhow::Result<()> {
+    let url = format!("{}/-/reload", args.node.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build an HTTP client")?;
+    let mut request = client.post(&url);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status.is_success() {
+        writeln!(std::io::stdout().lock(), "{body}")?;
+        Ok(())
+    } else {
+        anyhow::bail!("POST {url}: {status}: {body}")
+    }
+}

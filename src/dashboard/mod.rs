@@ -1,0 +1,9 @@
+//! The status listener: `/healthz`, admin actions (`POST /-/reload`), and later the
+//! dashboard, API and metrics.
+//!
+//! Built by [`router`] and testable without a socket (`tower::ServiceExt::oneshot`). It reads
+//! the node's published view and never imports `dns` or `proxy`.
+
+mod router;
+
+pub use router::{NodeIdentity, StatusState, router};

@@ -1,0 +1,164 @@
+//! The status router and its handlers; errors become JSON responses in one place.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::reload::{Outcome, Reloader};
+
+/// Who this node is, for `/healthz` and peers.
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    pub region: String,
+    pub node: String,
+    pub version: &'static str,
+    pub started: Instant,
+}
+
+/// What the status handlers read: the node's identity and its reloader (which holds the
+/// published view).
+#[derive(Debug)]
+pub struct StatusState {
+    pub identity: NodeIdentity,
+    pub reloader: Arc<Reloader>,
+    /// A token for admin actions when the config has none (the demo makes one up).
+    pub fallback_token: Option<String>,
+}
+
+/// The status router of one node.
+pub fn router(state: Arc<StatusState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/-/reload", post(reload))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
+    let view = state.reloader.view().load();
+    let stats = &state.reloader.stats;
+    let last_error = stats
+        .last_error
+        .lock()
+        .map(|error| error.clone())
+        .unwrap_or_default();
+    Json(json!({
+        "status": "ok",
+        "region": state.identity.region,
+        "node": state.identity.node,
+        "version": state.identity.version,
+        "config_hash": view.config.content_hash,
+        "view_generation": view.generation,
+        "uptime_seconds": state.identity.started.elapsed().as_secs(),
+        "geo_database": {
+            "path": view.geo.path().display().to_string(),
+            "type": view.geo.database_type(),
+        },
+        "reloads": {
+            "applied": stats.applied.load(Ordering::Relaxed),
+            "unchanged": stats.unchanged.load(Ordering::Relaxed),
+            "failed": stats.failed.load(Ordering::Relaxed),
+            "last_error": last_error,
+        },
+    }))
+    .into_response()
+}
+
+async fn reload(State(state): State<Arc<StatusState>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = authorize(&state, &headers) {
+        return refusal.into_response();
+    }
+    match state.reloader.reload_logged("api").await {
+        Ok(Outcome::Applied {
+            generation,
+            config_hash,
+        }) => Json(json!({
+            "outcome": "applied",
+            "view_generation": generation,
+            "config_hash": config_hash,
+        }))
+        .into_response(),
+        Ok(Outcome::Unchanged { generation }) => Json(json!({
+            "outcome": "unchanged",
+            "view_generation": generation,
+        }))
+        .into_response(),
+        Err(error) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("reload refused, the running config stays: {error}"),
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> Response {
+    ApiError::new(StatusCode::NOT_FOUND, "no such endpoint".to_string()).into_response()
+}
+
+/// An error answer: a status and a message, as JSON.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: String) -> Self {
+        Self { status, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Admin actions need `Authorization: Bearer <token>`: 401 without one, 403 with a wrong one
+/// or when the node has no token at all.
+fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let view = state.reloader.view().load();
+    let expected = configured_token(&view.config).or(state.fallback_token.as_deref());
+    let Some(expected) = expected else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin actions are off: no admin token is configured ([admin] token in meridian.toml or MERIDIAN_ADMIN_TOKEN)".to_string(),
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match presented {
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin action: send Authorization: Bearer <token>".to_string(),
+        )),
+        Some(token) if constant_time_eq(token.trim().as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin action: wrong token".to_string(),
+        )),
+    }
+}
+
+fn configured_token(_config: &crate::config::Config) -> Option<&str> {
+    None
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

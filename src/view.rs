@@ -1,0 +1,106 @@
+//! The one immutable [`View`] a request reads: config, zone tables, geo database and health,
+//! built together and published through one [`ArcSwap`].
+//!
+//! A config reload, a geo database swap and a new health verdict all do the same thing:
+//! build a new view off the hot path and publish it with one store. A request loads the
+//! view once and reads everything from it, so config, geo and health can never come from
+//! two generations. Per-thread caches key their entries by [`View::generation`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use hickory_proto::rr::RecordType;
+
+use crate::config::Config;
+use crate::geo::GeoDb;
+use crate::health::{HealthSnapshot, HealthTable};
+use crate::region::Family;
+use crate::zone::ZoneData;
+
+/// Everything a query is answered from.
+#[derive(Debug)]
+pub struct View {
+    /// Unique within the process, increasing: a cache key and a "which view" for logs.
+    pub generation: u64,
+    pub config: Arc<Config>,
+    pub zone: Arc<ZoneData>,
+    pub geo: Arc<GeoDb>,
+    /// The health as published, by region name.
+    pub health_snapshot: Arc<HealthSnapshot>,
+    /// The same, resolved against `config.regions`.
+    pub health: HealthTable,
+}
+
+/// The view a node's servers read, swapped whole.
+pub type SharedView = Arc<ArcSwap<View>>;
+
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+impl View {
+    /// A view of an already validated config and database.
+    pub fn new(config: Arc<Config>, geo: Arc<GeoDb>, health: Arc<HealthSnapshot>) -> Self {
+        let zone = Arc::new(ZoneData::build(&config));
+        Self::assemble(config, zone, geo, health)
+    }
+
+    fn assemble(
+        config: Arc<Config>,
+        zone: Arc<ZoneData>,
+        geo: Arc<GeoDb>,
+        health_snapshot: Arc<HealthSnapshot>,
+    ) -> Self {
+        let health = HealthTable::resolve(&health_snapshot, &config.regions);
+        Self {
+            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            config,
+            zone,
+            geo,
+            health_snapshot,
+            health,
+        }
+    }
+
+    /// This view with another database (a geo reload): the zone tables are shared.
+    pub fn with_geo(&self, geo: Arc<GeoDb>) -> Self {
+        Self::assemble(
+            self.config.clone(),
+            self.zone.clone(),
+            geo,
+            self.health_snapshot.clone(),
+        )
+    }
+
+    /// This view with other health verdicts.
+    pub fn with_health(&self, health: Arc<HealthSnapshot>) -> Self {
+        Self::assemble(
+            self.config.clone(),
+            self.zone.clone(),
+            self.geo.clone(),
+            health,
+        )
+    }
+
+    /// Publishes `self` as the first view of a node.
+    pub fn shared(self) -> SharedView {
+        Arc::new(ArcSwap::from_pointee(self))
+    }
+
+    /// The family a steered name answers `qtype` with: A for A, AAAA for AAAA, and for ANY
+    /// (one RRset, RFC 8482) A unless no region has IPv4 addresses.
+    pub fn family_for(&self, qtype: RecordType) -> Family {
+        match qtype {
+            RecordType::AAAA => Family::V6,
+            RecordType::ANY
+                if !self
+                    .config
+                    .regions
+                    .iter()
+                    .any(|region| region.serves(Family::V4)) =>
+            {
+                Family::V6
+            }
+            _ => Family::V4,
+        }
+    }
+}

@@ -1,11 +1,16 @@
 //! Integration tests: real servers in-process on 127.0.0.1:0, real UDP and TCP, the MaxMind
 //! test databases. One binary, one module per concern.
 
+// Tests may panic on anything: a panic is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod answers;
 mod geo_edges;
 mod hostile;
+mod live;
 mod mmdb;
 mod reload;
 mod replay;
+mod status;
 mod support;
 mod tcp;

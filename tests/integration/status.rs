@@ -1,0 +1,158 @@
+//! The status listener: `/healthz` and the token-guarded reload, through the router without a
+//! socket (`oneshot`) and through a node's real listener.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use meridian::dashboard::{NodeIdentity, StatusState, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::live::ConfigDir;
+use crate::support::*;
+
+fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
+    Arc::new(StatusState {
+        identity: NodeIdentity {
+            region: "us-east".to_string(),
+            node: "n1".to_string(),
+            version: "9.9.9",
+            started: Instant::now(),
+        },
+        reloader: server.reloader.clone(),
+        fallback_token: token.map(str::to_string),
+    })
+}
+
+async fn call(
+    state: Arc<StatusState>,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = router(state)
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    // Not every answer has a JSON body (axum's 405 has none).
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_names_the_node_and_its_config() {
+    let server = Server::start(CITY).await;
+    let (status, body) = call(state(&server, None), "GET", "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let view = server.view();
+    assert_eq!(body["region"], "us-east");
+    assert_eq!(body["node"], "n1");
+    assert_eq!(body["version"], "9.9.9");
+    assert_eq!(body["config_hash"], view.config.content_hash.as_str());
+    assert_eq!(body["config_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(body["view_generation"], view.generation);
+    assert!(body["uptime_seconds"].is_u64());
+    assert_eq!(body["reloads"]["failed"], 0);
+
+    let (status, body) = call(state(&server, None), "GET", "/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_needs_the_token() {
+    let config = ConfigDir::new();
+    let server = Server::start_from(config.source()).await;
+    let token = "a-token-of-some-length";
+    let guarded = || state(&server, Some(token));
+
+    let (status, _) = call(state(&server, None), "POST", "/-/reload", Some(token)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "no token configured: admin is off"
+    );
+    let (status, _) = call(guarded(), "POST", "/-/reload", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        guarded(),
+        "POST",
+        "/-/reload",
+        Some("a-token-of-some-lengtX"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(guarded(), "GET", "/-/reload", Some(token)).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    // None of those reloaded anything.
+    assert_eq!(
+        server
+            .reloader
+            .stats
+            .unchanged
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+
+    let (status, body) = call(guarded(), "POST", "/-/reload", Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "unchanged");
+
+    config.set_answer_ttl(61);
+    let (status, body) = call(guarded(), "POST", "/-/reload", Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "applied");
+    assert_eq!(
+        body["config_hash"],
+        server.view().config.content_hash.as_str()
+    );
+
+    config.write_main("this is not toml [");
+    let (status, body) = call(guarded(), "POST", "/-/reload", Some(token)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["error"].as_str().unwrap().contains("meridian.toml"),
+        "{body}"
+    );
+    assert_eq!(server.view().config.answer.ttl, 61);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_serves_its_status_listener() {
+    let server = Server::start(CITY).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{}/healthz", server.status);
+    let body: Value = serde_json::from_str(
+        &client
+            .get(&url)
+            .timeout(EXCHANGE_TIMEOUT)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        body["config_hash"],
+        server.view().config.content_hash.as_str()
+    );
+    let reload = format!("http://{}/-/reload", server.status);
+    let response = client
+        .post(&reload)
+        .bearer_auth(ADMIN_TOKEN)
+        .timeout(EXCHANGE_TIMEOUT)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+}

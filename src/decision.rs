@@ -9,6 +9,8 @@ use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use hickory_proto::rr::rdata::{A, AAAA};
+use hickory_proto::rr::{Name, RData, Record};
 use rustc_hash::FxHashMap;
 
 use crate::geo::{ClientAddress, ClientSource, Place};
@@ -64,6 +66,30 @@ pub struct SteeredAnswer {
     pub ttl: u32,
     /// How many of the region's addresses are handed out.
     pub count: usize,
+}
+
+impl SteeredAnswer {
+    /// The answer's records, rendered from the shape and nothing else.
+    pub fn records(&self, view: &View, owner: &Name) -> Vec<Record> {
+        let Some(region) = self.region.map(|id| view.config.region(id)) else {
+            return Vec::new();
+        };
+        let record = |rdata| Record::from_rdata(owner.clone(), self.ttl, rdata);
+        match self.family {
+            Family::V4 => region
+                .ipv4
+                .iter()
+                .take(self.count)
+                .map(|addr| record(RData::A(A(*addr))))
+                .collect(),
+            Family::V6 => region
+                .ipv6
+                .iter()
+                .take(self.count)
+                .map(|addr| record(RData::AAAA(AAAA(*addr))))
+                .collect(),
+        }
+    }
 }
 
 impl Decision {

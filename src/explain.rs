@@ -189,9 +189,10 @@ pub fn explain(
             report.chosen = shape.region.map(|id| config.region(id).name.clone());
             report.fail_open = decision.choice.is_some_and(|choice| choice.fail_open);
             report.ecs_scope = ecs.map(|_| decision.steered_scope());
+            let records = shape.records(view, &owner);
             report
                 .answers
-                .extend(steered_addresses(view, &shape, &owner));
+                .extend(records.iter().map(ToString::to_string));
             if shape.count == 0 {
                 report.authority.push(negative());
             }
@@ -204,25 +205,6 @@ pub fn explain(
     }
     report.ttl = first_ttl(&report.answers);
     Ok(report)
-}
-
-fn steered_addresses(view: &View, shape: &decision::SteeredAnswer, owner: &Name) -> Vec<String> {
-    let Some(region) = shape.region.map(|id| view.config.region(id)) else {
-        return Vec::new();
-    };
-    let addresses: Vec<IpAddr> = match shape.family {
-        crate::region::Family::V4 => region.ipv4.iter().map(|a| IpAddr::V4(*a)).collect(),
-        crate::region::Family::V6 => region.ipv6.iter().map(|a| IpAddr::V6(*a)).collect(),
-    };
-    let rtype = match shape.family {
-        crate::region::Family::V4 => "A",
-        crate::region::Family::V6 => "AAAA",
-    };
-    addresses
-        .into_iter()
-        .take(shape.count)
-        .map(|addr| format!("{owner} {} IN {rtype} {addr}", shape.ttl))
-        .collect()
 }
 
 fn with_owner(record: &Record, owner: &Name) -> String {

@@ -1,15 +1,14 @@
 //! Authoritative answers: from a parsed request to a [`Reply`], for UDP and TCP alike.
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
 use crate::decision::{self, SteeredAnswer};
 use crate::geo::ClientAddress;
-use crate::region::Family;
 use crate::view::View;
 use crate::zone::End;
 
@@ -152,7 +151,7 @@ fn resolve(
                 name_ttl: ttl,
                 shape,
             };
-            reply.answers.extend(steered_records(view, &shape, &owner));
+            reply.answers.extend(shape.records(view, &owner));
             if shape.count == 0 {
                 // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
                 reply.authorities.push(zone.negative_soa.clone());
@@ -172,28 +171,6 @@ fn resolve(
         End::LeavesZone | End::TooLong => {}
     }
     0
-}
-
-/// The records of a steered answer: rendered from its shape and nothing else.
-pub(crate) fn steered_records(view: &View, shape: &SteeredAnswer, owner: &Name) -> Vec<Record> {
-    let Some(region) = shape.region.map(|id| view.config.region(id)) else {
-        return Vec::new();
-    };
-    let record = |rdata| Record::from_rdata(owner.clone(), shape.ttl, rdata);
-    match shape.family {
-        Family::V4 => region
-            .ipv4
-            .iter()
-            .take(shape.count)
-            .map(|addr| record(RData::A(A(*addr))))
-            .collect(),
-        Family::V6 => region
-            .ipv6
-            .iter()
-            .take(shape.count)
-            .map(|addr| record(RData::AAAA(AAAA(*addr))))
-            .collect(),
-    }
 }
 
 fn with_owner(record: &Record, owner: &Name) -> Record {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod answers;
+mod explain;
 mod geo_edges;
 mod hostile;
 mod live;

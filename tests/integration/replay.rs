@@ -1,6 +1,7 @@
 //! The UDP reply cache replays exactly what the full path says, byte for byte.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::RecordType;
@@ -178,4 +179,65 @@ async fn case_and_flags_are_patched_into_a_warm_cache() {
         let reply = Message::from_vec(&cached).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reply.answers[0].name.to_string(), format!("{qname}."));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
+    use meridian::health::{HealthSnapshot, RegionHealth};
+    let server = Server::start(CITY).await;
+    let handler = &server.handler;
+    let source: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let down = || RegionHealth {
+        up: false,
+        reason: "test".to_string(),
+    };
+    let all_down = server
+        .view()
+        .config
+        .regions
+        .iter()
+        .fold(HealthSnapshot::empty(), |snapshot, region| {
+            snapshot.with(&region.name, down())
+        });
+    let snapshots = [
+        HealthSnapshot::empty(),
+        HealthSnapshot::empty().with("eu-west", down()),
+        all_down,
+        HealthSnapshot::empty(),
+    ];
+    let (mut full, mut cached) = (Vec::new(), Vec::new());
+    let london = query_ecs("www.gtm.test", RecordType::A, "81.2.69.142", 32)
+        .to_vec()
+        .unwrap();
+    let mut london_answers = Vec::new();
+    for snapshot in snapshots {
+        let view = server.view();
+        server
+            .reloader
+            .view()
+            .store(Arc::new(view.with_health(Arc::new(snapshot))));
+        // Twice: the first pass fills the cache, the second replays from it.
+        for _ in 0..2 {
+            for query in variants() {
+                let packet = query.to_vec().unwrap();
+                let sent_full = handler.respond_datagram_uncached(&packet, source, &mut full);
+                let sent_cached = handler.respond_datagram(&packet, source, &mut cached);
+                assert_eq!(sent_full, sent_cached);
+                same_reply(&full, &cached, &packet, &format!("{query}"));
+            }
+        }
+        assert!(handler.respond_datagram(&london, source, &mut cached));
+        let reply = Message::from_vec(&cached).unwrap();
+        london_answers.push((region_of(&reply), reply.answers[0].ttl));
+    }
+    assert_eq!(
+        london_answers,
+        [
+            ("eu-west", 30),
+            ("us-east", 30),
+            // Every region down: fail open to the nearest, with a short TTL.
+            ("eu-west", 5),
+            ("eu-west", 30)
+        ]
+    );
 }

@@ -1,0 +1,79 @@
+//! The explain report tells what the server really answers: response code, records, TTL and
+//! the ECS scope, for steered names, static records, errors and ANY.
+
+use hickory_proto::rr::RecordType;
+use meridian::explain::{Client, explain};
+
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_matches_the_servers_replies() {
+    let server = Server::start(CITY).await;
+    let subnets = [
+        "81.2.69.0/24",
+        "216.160.83.0/24",
+        "214.0.0.0/16",
+        "175.16.199.0/24",
+        "2001:218::/32",
+        "10.1.2.0/24",
+        "1.128.0.0/16",
+    ];
+    let questions = [
+        ("www.gtm.test", "A"),
+        ("www.gtm.test", "AAAA"),
+        ("www.gtm.test", "ANY"),
+        ("www.gtm.test", "MX"),
+        ("gtm.test", "MX"),
+        ("gtm.test", "SOA"),
+        ("nope.gtm.test", "A"),
+        ("example.com", "A"),
+    ];
+    let mut compared = 0;
+    for subnet in subnets {
+        let net: ipnet::IpNet = subnet.parse().unwrap();
+        for (name, rtype) in questions {
+            let qtype: RecordType = rtype.parse().unwrap();
+            let view = server.view();
+            let report = explain(&view, Client::Subnet(net), name, rtype).unwrap();
+            let reply = server
+                .udp(&query_ecs(
+                    name,
+                    qtype,
+                    &net.addr().to_string(),
+                    net.prefix_len(),
+                ))
+                .await;
+            let what = format!("{name} {rtype} from {subnet}");
+            let code = format!("{:?}", reply.metadata.response_code).to_ascii_uppercase();
+            assert_eq!(report.response_code, code, "{what}");
+            assert_eq!(report.authoritative, reply.metadata.authoritative, "{what}");
+            let answers: Vec<String> = reply.answers.iter().map(ToString::to_string).collect();
+            assert_eq!(report.answers, answers, "{what}");
+            let authority: Vec<String> =
+                reply.authorities.iter().map(ToString::to_string).collect();
+            assert_eq!(report.authority, authority, "{what}");
+            assert_eq!(report.ttl, reply.answers.first().map(|r| r.ttl), "{what}");
+            let scope = ecs_echo(&reply).map(|echo| echo.scope_prefix());
+            assert_eq!(report.ecs_scope, scope, "{what}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, subnets.len() * questions.len());
+}
+
+#[test]
+fn clients_are_addresses_or_subnets() {
+    assert_eq!(
+        "81.2.69.142".parse::<Client>().unwrap(),
+        Client::Address("81.2.69.142".parse().unwrap())
+    );
+    assert_eq!(
+        "81.2.69.142/24".parse::<Client>().unwrap(),
+        Client::Subnet("81.2.69.0/24".parse().unwrap())
+    );
+    let error = "somewhere".parse::<Client>().unwrap_err().to_string();
+    assert!(
+        error.contains("somewhere") && error.contains("subnet"),
+        "{error}"
+    );
+}

@@ -4,9 +4,10 @@
 # unbound as a recursive resolver (with ECS forwarding). Prints `e2e: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-target/release/meridian}
+BIN=${1:-${CARGO_TARGET_DIR:-target}/release/meridian}
 DNS_PORT=${E2E_DNS_PORT:-15353}
 HTTP_PORT=${E2E_HTTP_PORT:-18080}
+STATUS_PORT=${E2E_STATUS_PORT:-18053}
 WORK=$(mktemp -d)
 passed=0
 failed=0
@@ -48,12 +49,19 @@ contains() {
     done
 }
 
-"$BIN" demo --dns-port "$DNS_PORT" --http-port "$HTTP_PORT" >"$WORK/demo.log" 2>&1 &
+# The demo runs on a copy of the shipped config, so that the reload checks can edit it.
+mkdir -p "$WORK/conf"
+cp -r meridian.toml regions "$WORK/conf/"
+"$BIN" demo --config "$WORK/conf/meridian.toml" --geo-db "$PWD/geo-data/dbip-city-lite-coarse.mmdb" \
+    --dns-port "$DNS_PORT" --http-port "$HTTP_PORT" --status-port "$STATUS_PORT" >"$WORK/demo.log" 2>&1 &
 pids+=($!)
+DEMO=$!
+started=no
 for _ in $(seq 1 50); do
-    q +short gtm.test SOA >/dev/null 2>&1 && break
+    if q +short gtm.test SOA 2>/dev/null | grep -q .; then started=yes; break; fi
     sleep 0.2
 done
+check "demo started and answers" test "$started" = yes
 
 check "demo prints what to try" contains "dig @127\.0\.[0-9]\.1 -p $DNS_PORT www\.gtm\.test\. A \+subnet=" cat "$WORK/demo.log"
 check "London client -> eu-west, aa, ECS echoed" contains "flags: qr aa" "CLIENT-SUBNET: 81\.2\.69\.0/24/" "IN\s+A\s+127\.0\.2\.1$" -- q www.gtm.test A +subnet=81.2.69.142/24
@@ -74,6 +82,69 @@ check "kdig over TCP" contains "status: NOERROR" kdig @127.0.1.1 -p "$DNS_PORT" 
 check "BADVERS for EDNS version 1" contains "status: BADVERS" q +edns=1 +noednsneg www.gtm.test A
 check "HTTP page names its region" contains "region=eu-west" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
 check "explain tells the same story" contains "chosen     eu-west" "$BIN" explain --client 81.2.69.142 www.gtm.test
+check "explain with a subnet prints the scope the server sends" contains "chosen     eu-west" "ecs scope  /[0-9]+ " -- "$BIN" explain --client 81.2.69.0/24 www.gtm.test
+check "explain: a static record does not depend on location (scope 0)" contains "ecs scope  /0 " "$BIN" explain --client 81.2.69.0/24 gtm.test MX
+
+# The status listener and live reload.
+check "demo prints every region's status URL" contains "http://127\.0\.1\.1:$STATUS_PORT/healthz" "http://127\.0\.2\.1:$STATUS_PORT/healthz" "http://127\.0\.3\.1:$STATUS_PORT/healthz" -- cat "$WORK/demo.log"
+hash=$("$BIN" check-config "$WORK/conf/meridian.toml" --geo-db "$PWD/geo-data/dbip-city-lite-coarse.mmdb" | sed -n 's/^  config hash //p')
+check "check-config prints the content hash" test -n "$hash"
+check "/healthz answers JSON with the config hash" contains "\"config_hash\":\"$hash\"" "\"region\":\"us-east\"" -- curl -s --max-time 3 "http://127.0.1.1:$STATUS_PORT/healthz"
+
+ttl_of() { q +noall +answer www.gtm.test A +subnet=81.2.69.0/24 | awk '{print $2}' | head -1; }
+set_ttl() { sed -i "/^\[answer\]/,/^\[/ s/^ttl = .*/ttl = $1/" "$WORK/conf/meridian.toml"; }
+within_a_second() { # within_a_second TTL: the steered answer's TTL becomes TTL within 1 s
+    for _ in $(seq 1 10); do
+        [ "$(ttl_of)" = "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "TTL is $(ttl_of), expected $1"
+    return 1
+}
+set_ttl 45
+kill -HUP "$DEMO"
+check "SIGHUP: the new TTL is answered within a second" within_a_second 45
+cp "$WORK/conf/meridian.toml" "$WORK/good.toml"
+echo "this is not [valid toml" >>"$WORK/conf/meridian.toml"
+kill -HUP "$DEMO"
+sleep 0.5
+check "SIGHUP with a broken config: the old answers continue" test "$(ttl_of)" = 45
+check "the refused reload is logged with the file" contains "reload refused.*meridian\.toml" cat "$WORK/demo.log"
+cp "$WORK/good.toml" "$WORK/conf/meridian.toml"
+
+# A steady query loop across 20 reloads: every query answered.
+(
+    answered=0 unanswered=0
+    end=$((SECONDS + 30))
+    while [ ! -e "$WORK/stop-loop" ] && [ $SECONDS -lt $end ]; do
+        if q +short www.gtm.test A +subnet=81.2.69.0/24 | grep -q '^127\.0\.2\.1$'; then
+            answered=$((answered + 1))
+        else
+            unanswered=$((unanswered + 1))
+        fi
+    done
+    echo "$answered $unanswered" >"$WORK/loop.out"
+) &
+loop=$!
+for i in $(seq 1 20); do
+    set_ttl $((50 + i))
+    kill -HUP "$DEMO"
+    sleep 0.15
+done
+touch "$WORK/stop-loop"
+wait "$loop"
+read -r answered unanswered <"$WORK/loop.out"
+echo "reload loop: $answered answered, $unanswered unanswered"
+check "20 reloads under a query loop: zero unanswered ($answered answered)" test "$answered" -gt 20 -a "$unanswered" -eq 0
+check "after the reloads the last TTL is answered" within_a_second 70
+token=$(sed -n 's/^Admin token of this demo: //p' "$WORK/demo.log")
+set_ttl 33
+check "meridian reload --node applies the change" contains '"outcome":"applied"' "$BIN" reload --node "http://127.0.1.1:$STATUS_PORT" --token "$token"
+refused_without_token() {
+    ! env -u MERIDIAN_ADMIN_TOKEN "$BIN" reload --node "http://127.0.1.1:$STATUS_PORT" >"$WORK/reload.out" 2>&1 &&
+        grep -q "401" "$WORK/reload.out"
+}
+check "reload without the token: 401 and a non-zero exit" refused_without_token
 
 # unbound as the recursive resolver in front of Meridian, forwarding the client's subnet.
 UNBOUND_PORT=$((DNS_PORT + 1))
@@ -113,14 +184,18 @@ check "unbound forwards the client subnet: London -> eu-west" contains "^127\.0\
 check "unbound caches by scope: Australia -> ap-southeast" contains "^127\.0\.3\.1$" dig @127.0.0.1 -p "$UNBOUND_PORT" +time=3 +tries=1 +short www.gtm.test A +subnet=1.128.0.0/16
 check "unbound passes NXDOMAIN on" contains "status: NXDOMAIN" dig @127.0.0.1 -p "$UNBOUND_PORT" +time=3 +tries=1 nope.gtm.test A
 
-# Clean shutdown on SIGINT.
-kill -INT "${pids[0]}"
+# Clean shutdown on SIGINT: only meaningful if the demo was running until now.
+alive=no
+kill -0 "$DEMO" 2>/dev/null && alive=yes
+kill -INT "$DEMO"
 stopped=no
 for _ in $(seq 1 50); do
-    if ! kill -0 "${pids[0]}" 2>/dev/null; then stopped=yes; break; fi
+    if ! kill -0 "$DEMO" 2>/dev/null; then stopped=yes; break; fi
     sleep 0.1
 done
-check "demo stops cleanly on Ctrl-C" test "$stopped" = yes
+status=1
+[ "$stopped" = yes ] && { wait "$DEMO"; status=$?; }
+check "demo stops cleanly on Ctrl-C (was running, exit 0)" test "$started$alive$stopped$status" = yesyesyes0
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

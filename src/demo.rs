@@ -54,6 +54,21 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         bound.push(RegionSockets::bind(&region.name, &plan)?);
     }
     let token = demo_token();
+    let started = Instant::now();
+    let identities: Vec<NodeIdentity> = config
+        .regions
+        .iter()
+        .map(|region| NodeIdentity {
+            region: region.name.clone(),
+            node: format!("demo-{}", region.name),
+            version: env!("CARGO_PKG_VERSION"),
+            started,
+        })
+        .collect();
+    // Logged before the instructions, so the two do not interleave on a terminal.
+    for ((identity, sockets), view) in identities.iter().zip(&bound).zip(&views) {
+        log_start(identity, view, sockets);
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -77,9 +92,17 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         .find(|(region, _)| Some(region.id) == preferred)
         .or(config.regions.iter().zip(&bound).next())
         .and_then(|(_, sockets)| sockets.dns_addrs().first().copied());
-    let first_status = bound.iter().find_map(RegionSockets::status_addr);
+    let first_status = config
+        .regions
+        .iter()
+        .zip(&bound)
+        .find(|(region, _)| Some(region.id) == preferred)
+        .and_then(|(_, sockets)| sockets.status_addr())
+        .or_else(|| bound.iter().find_map(RegionSockets::status_addr));
     let mut nodes = Vec::with_capacity(bound.len());
-    for ((region, sockets), view) in config.regions.iter().zip(bound).zip(views) {
+    for (((region, sockets), view), identity) in
+        config.regions.iter().zip(bound).zip(views).zip(identities)
+    {
         let dns: Vec<String> = sockets
             .dns_addrs()
             .iter()
@@ -97,13 +120,6 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
                 .status_addr()
                 .map_or("-".to_string(), |a| format!("http://{a}/healthz")),
         )?;
-        let identity = NodeIdentity {
-            region: region.name.clone(),
-            node: format!("demo-{}", region.name),
-            version: env!("CARGO_PKG_VERSION"),
-            started: Instant::now(),
-        };
-        log_start(&identity, &view, &sockets);
         let reloader = Arc::new(Reloader::new(
             source.clone(),
             view.shared(),
@@ -161,7 +177,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "  cargo run --release -- explain --client 81.2.69.142 {steered}"
+        "  cargo run --release -- explain --client 81.2.69.0/24 {steered}"
     )?;
     if let Some(status) = first_status {
         writeln!(

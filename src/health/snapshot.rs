@@ -97,3 +97,51 @@ impl HealthTable {
         self.regions.get(region.index())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::region::{Listen, Location};
+
+    fn region(id: u16, name: &str) -> Region {
+        Region {
+            id: RegionId(id),
+            name: name.to_string(),
+            location: Location {
+                latitude: 0.0,
+                longitude: 0.0,
+            },
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+            listen: Listen {
+                dns: Vec::new(),
+                http: None,
+                status: None,
+            },
+            status_url: String::new(),
+            capacity: 100,
+        }
+    }
+
+    fn down() -> RegionHealth {
+        RegionHealth {
+            up: false,
+            reason: "down".to_string(),
+        }
+    }
+
+    #[test]
+    fn a_table_reads_the_snapshot_by_name_not_by_position() {
+        let regions = [region(0, "a"), region(1, "b"), region(2, "c")];
+        // Built for a list where "c" came first: by position it would say "a" is down.
+        let snapshot = HealthSnapshot::empty().with("c", down()).with("zz", down());
+        let table = HealthTable::resolve(&snapshot, &regions);
+        assert!(table.is_up(RegionId(0)));
+        assert!(table.is_up(RegionId(1)));
+        assert!(!table.is_up(RegionId(2)));
+        // Ids outside the table are never up.
+        assert!(!table.is_up(RegionId(3)));
+        // Regions the snapshot does not mention keep their traffic.
+        assert_eq!(table.get(RegionId(1)), Some(&RegionHealth::assumed_up()));
+    }
+}

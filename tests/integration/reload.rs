@@ -66,9 +66,19 @@ async fn a_replaced_database_is_swapped_in_without_dropping_queries() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    // A broken file is refused and the current database stays.
+    // A broken file is refused and the current database stays: first wait until the watcher
+    // has looked at it (the refusal is counted), then check nothing changed.
+    let failed = || server.reloader.stats.failed.load(Ordering::Relaxed);
+    assert_eq!(failed(), 0);
     replace(&db, b"definitely not a MaxMind DB");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while failed() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher never looked at the broken file"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(region_for(&server, "214.0.0.1").await, "us-east");
     assert!(server.view().geo.database_type().contains("Country"));
 

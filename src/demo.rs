@@ -124,8 +124,13 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             source.clone(),
             view.shared(),
             Some(region.name.clone()),
-            // The demo's ports come from the command line; addresses from the config.
-            ListenFromConfig::default(),
+            // Ports come from the command line, addresses from the config: moving either
+            // needs a restart.
+            ListenFromConfig {
+                dns: true,
+                http: true,
+                status: true,
+            },
         ));
         nodes.push(RegionNode::start(
             identity,

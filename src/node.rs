@@ -155,9 +155,8 @@ impl RegionNode {
                     .await
             });
         }
-        let interval = node.view().load().config.geo.reload_check;
         node.tracker
-            .spawn(node.reloader.clone().watch(interval, node.shutdown.clone()));
+            .spawn(node.reloader.clone().watch(node.shutdown.clone()));
         node
     }
 

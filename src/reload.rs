@@ -190,14 +190,24 @@ impl Reloader {
                 generation: current.generation,
             });
         }
-        let view = View::new(Arc::new(config), geo, current.health_snapshot.clone());
-        let outcome = Outcome::Applied {
-            generation: view.generation,
-            config_hash: view.config.content_hash.clone(),
-        };
-        self.view.store(Arc::new(view));
+        let config = Arc::new(config);
+        // rcu, not store: health verdicts published meanwhile are kept, not overwritten.
+        let zone = Arc::new(crate::zone::ZoneData::build(&config));
+        let previous = self.view.rcu(|latest| {
+            View::assemble(
+                config.clone(),
+                zone.clone(),
+                geo.clone(),
+                latest.health_snapshot.clone(),
+            )
+        });
+        drop(previous);
+        let published = self.view.load();
         *loaded = on_disk;
-        Ok(outcome)
+        Ok(Outcome::Applied {
+            generation: published.generation,
+            config_hash: published.config.content_hash.clone(),
+        })
     }
 
     /// Refuses a config that moves this node's own listen addresses.
@@ -273,12 +283,14 @@ impl Reloader {
         result.map_err(|error| error.to_string())
     }
 
-    /// Watches the config files and the database every `interval` until `shutdown`, and
+    /// Watches the config files and the database every `geo.reload_check` until `shutdown`, and
     /// reloads once a change has settled (editors and updaters write in several steps).
-    pub async fn watch(self: Arc<Self>, interval: Duration, shutdown: CancellationToken) {
+    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
         let mut seen = self.watched();
         // A version that failed is not retried until it changes again (SIGHUP forces it).
         loop {
+            // Read every time: a reload may change the interval too.
+            let interval = self.view.load().config.geo.reload_check;
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}

@@ -44,7 +44,8 @@ impl View {
         Self::assemble(config, zone, geo, health)
     }
 
-    fn assemble(
+    /// A view of parts already built (the zone tables from `config`).
+    pub fn assemble(
         config: Arc<Config>,
         zone: Arc<ZoneData>,
         geo: Arc<GeoDb>,
@@ -79,6 +80,12 @@ impl View {
             self.geo.clone(),
             health,
         )
+    }
+
+    /// Publishes new health verdicts into `shared`, keeping whatever config and database are
+    /// current at that moment (rcu: a concurrent reload is never undone).
+    pub fn publish_health(shared: &SharedView, health: Arc<HealthSnapshot>) {
+        shared.rcu(|latest| latest.with_health(health.clone()));
     }
 
     /// Publishes `self` as the first view of a node.

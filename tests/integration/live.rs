@@ -271,20 +271,12 @@ async fn a_health_snapshot_for_another_region_list_moves_no_traffic() {
         .fold(HealthSnapshot::empty(), |snapshot, name| {
             snapshot.with(name, down("foreign"))
         });
-    let view = server.view();
-    server
-        .reloader
-        .view()
-        .store(Arc::new(view.with_health(Arc::new(foreign))));
+    meridian::view::View::publish_health(server.reloader.view(), Arc::new(foreign));
     assert_eq!(regions_now(&server, &clients).await, expected);
 
     // The control: a snapshot naming eu-west as down does move the London client.
     let ours = HealthSnapshot::empty().with("eu-west", down("test"));
-    let view = server.view();
-    server
-        .reloader
-        .view()
-        .store(Arc::new(view.with_health(Arc::new(ours))));
+    meridian::view::View::publish_health(server.reloader.view(), Arc::new(ours));
     let moved = regions_now(&server, &clients).await;
     assert_ne!(moved[0], "eu-west");
     assert_eq!(moved[1], "us-west");

@@ -211,11 +211,7 @@ async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
         .unwrap();
     let mut london_answers = Vec::new();
     for snapshot in snapshots {
-        let view = server.view();
-        server
-            .reloader
-            .view()
-            .store(Arc::new(view.with_health(Arc::new(snapshot))));
+        meridian::view::View::publish_health(server.reloader.view(), Arc::new(snapshot));
         // Twice: the first pass fills the cache, the second replays from it.
         for _ in 0..2 {
             for query in variants() {

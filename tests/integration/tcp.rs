@@ -178,6 +178,51 @@ async fn one_source_cannot_take_the_slots_of_others() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_queries_split_anywhere_are_all_answered() {
+    // Buffered reads must not assume a message arrives in one piece: send three queries as
+    // one byte stream cut into 3-byte writes.
+    let server = Server::start(CITY).await;
+    let mut stream = TcpStream::connect(server.addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let queries = [
+        query("gtm.test", RecordType::SOA),
+        query("www.gtm.test", RecordType::A),
+        query("gtm.test", RecordType::NS),
+    ];
+    let mut bytes = Vec::new();
+    for query in &queries {
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let len = u16::try_from(packet.len()).unwrap_or(0);
+        bytes.extend_from_slice(&len.to_be_bytes());
+        bytes.extend_from_slice(&packet);
+    }
+    for piece in bytes.chunks(3) {
+        stream
+            .write_all(piece)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        stream.flush().await.unwrap_or_else(|e| panic!("{e}"));
+        tokio::task::yield_now().await;
+    }
+    for query in &queries {
+        let mut len = [0u8; 2];
+        tokio::time::timeout(EXCHANGE_TIMEOUT, stream.read_exact(&mut len))
+            .await
+            .unwrap_or_else(|_| panic!("timeout"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream
+            .read_exact(&mut reply)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let reply = Message::from_vec(&reply).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reply.metadata.id, query.metadata.id);
+        assert!(!reply.answers.is_empty(), "{reply}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handler_serves_inside_hickory_servers_own_loop() {
     // The same handler as a hickory RequestHandler (the seam for DoT/DoH later), over UDP
     // and TCP in hickory's Server: same answers, ECS echo kept, truncation keeps the OPT.

@@ -2,10 +2,12 @@
 //! pressure, drain, and HTTP through a tower service.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -204,13 +206,22 @@ async fn shutdown_lets_an_exchange_finish_and_closes_idle_connections() {
         .unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let shutdown = CancellationToken::new();
-    // Answers each byte after 300 ms: shutdown lands in the middle of an exchange.
-    let slow = |mut stream: TcpStream, _peer, conn: Conn| async move {
-        let mut byte = [0u8; 1];
-        while let Some(Ok(1)) = conn.idle(stream.read(&mut byte)).await {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if stream.write_all(&byte).await.is_err() {
-                return;
+    // Answers each byte after 300 ms, and says when it has one: shutdown can then land in
+    // the middle of an exchange.
+    let received = Arc::new(Notify::new());
+    let slow = {
+        let received = received.clone();
+        move |mut stream: TcpStream, _peer, conn: Conn| {
+            let received = received.clone();
+            async move {
+                let mut byte = [0u8; 1];
+                while let Some(Ok(1)) = conn.idle(stream.read(&mut byte)).await {
+                    received.notify_one();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    if stream.write_all(&byte).await.is_err() {
+                        return;
+                    }
+                }
             }
         }
     };
@@ -221,9 +232,12 @@ async fn shutdown_lets_an_exchange_finish_and_closes_idle_connections() {
     let mut busy = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // The idle connection's byte was received (and notified) before its echo.
     assert!(echoes(&mut idle).await);
+    received.notified().await;
     busy.write_all(b"y").await.unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waited = tokio::time::timeout(WAIT, received.notified()).await;
+    assert!(waited.is_ok(), "the server never got the busy byte");
     shutdown.cancel();
 
     assert!(closed_within(&mut idle, WAIT).await, "idle: closed at once");
@@ -253,21 +267,24 @@ async fn connections_still_busy_after_the_drain_grace_are_cut() {
         drain_grace: Duration::from_millis(200),
         ..Limits::default()
     };
-    // Ignores shutdown: holds its stream until dropped.
-    let stuck = |stream: TcpStream, _peer, _conn: Conn| async move {
-        std::future::pending::<()>().await;
-        drop(stream);
+    // Ignores shutdown: holds its stream until dropped. Says when it is accepted.
+    let accepted = Arc::new(Notify::new());
+    let stuck = {
+        let accepted = accepted.clone();
+        move |stream: TcpStream, _peer, _conn: Conn| {
+            accepted.notify_one();
+            async move {
+                std::future::pending::<()>().await;
+                drop(stream);
+            }
+        }
     };
     let serving = tokio::spawn(serve(listener, limits, shutdown.clone(), stuck));
     let mut stream = TcpStream::connect(addr)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    // Let the loop accept it before shutting down.
-    stream
-        .write_all(b"z")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waited = tokio::time::timeout(WAIT, accepted.notified()).await;
+    assert!(waited.is_ok(), "never accepted");
     let started = Instant::now();
     shutdown.cancel();
     let stopped = tokio::time::timeout(WAIT, serving).await;

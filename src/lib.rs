@@ -8,6 +8,7 @@
 //! - [`decision`]: one client's decision from the current snapshots (DNS and explain).
 //! - [`health`]: the published health snapshot.
 //! - [`dns`]: authoritative answers and the DNS sockets.
+//! - [`net`]: the one accept loop (caps, idle timeouts, back-off, drain) of every TCP listener.
 //! - [`proxy`]: the regional HTTP front (a placeholder page for now).
 //! - [`node`]: wires a node together and owns its tasks and shutdown.
 //! - [`demo`], [`explain`]: the commands built on the above.
@@ -22,6 +23,7 @@ pub mod dns;
 pub mod explain;
 pub mod geo;
 pub mod health;
+pub mod net;
 pub mod node;
 pub mod proxy;
 pub mod region;

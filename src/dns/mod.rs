@@ -13,4 +13,4 @@ mod tcp;
 
 pub use handler::DnsHandler;
 pub use server::{DnsSockets, bind, serve_udp};
-pub use tcp::{MAX_TCP_CONNECTIONS, serve_tcp, serve_tcp_limited};
+pub use tcp::{serve_tcp, serve_tcp_limited};

@@ -1,123 +1,143 @@
-//! DNS over TCP (RFC 7766): length-prefixed messages, pipelined, with a cap on connections
-//! and timeouts on every phase, so no peer can hold descriptors or tasks without end.
+//! DNS over TCP (RFC 7766): length-prefixed messages, pipelined, served through the shared
+//! accept loop ([`crate::net::serve`]: caps, idle timeouts, back-off, drain).
 //!
-//! hickory-server's TCP listener accepts without limit, and on EMFILE it retries at once in
-//! a busy loop; this one refuses connections past the cap and backs off when accept fails.
+//! Reads are buffered so one `read` brings the length, the message and often the next
+//! pipelined queries; replies are framed in one buffer and written with one `write`, and
+//! the replies to queries already in the buffer go out together.
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::handler::DnsHandler;
+use crate::net::{self, Conn, Limits};
 
-/// Connections served at once per listener; more are closed on accept (Knot's default
-/// `tcp-max-clients` is of this order per worker).
-pub const MAX_TCP_CONNECTIONS: usize = 512;
-
-/// A connection that sends no new query for this long is closed (Knot: 10 s).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Reading one message once its length arrived, and writing one reply (Knot: 0.5 s).
+/// Reading the rest of a message once its first byte arrived, and writing replies (Knot:
+/// 0.5 s). Past this a peer is stalling on purpose.
 const IO_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long accept waits after failing (out of descriptors, say) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Per-connection read buffer: a few typical queries, so pipelined ones arrive in one read,
+/// without holding 64 KiB for each of hundreds of connections.
+const READ_BUFFER: usize = 4096;
 
-/// How long open connections get to finish their current exchange at shutdown.
-const DRAIN: Duration = Duration::from_secs(1);
+/// Replies held back for a batch are written once they reach this much.
+const WRITE_BATCH: usize = 16 * 1024;
 
-/// Serves DNS over TCP on `listener` until `shutdown`.
+/// Serves DNS over TCP on `listener` with the default [`Limits`] until `shutdown`.
 pub async fn serve_tcp(
     listener: std::net::TcpListener,
     handler: DnsHandler,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    serve_tcp_limited(listener, handler, shutdown, MAX_TCP_CONNECTIONS).await
+    serve_tcp_limited(listener, handler, shutdown, Limits::default()).await
 }
 
-/// [`serve_tcp`] with another connection cap.
+/// [`serve_tcp`] with other limits.
 pub async fn serve_tcp_limited(
     listener: std::net::TcpListener,
     handler: DnsHandler,
     shutdown: CancellationToken,
-    max_connections: usize,
+    limits: Limits,
 ) -> io::Result<()> {
     let listener = TcpListener::from_std(listener)?;
-    let slots = Arc::new(Semaphore::new(max_connections));
-    let connections = TaskTracker::new();
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "tcp accept failed; backing off");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // Full: closing now costs the peer one round trip and us nothing.
-            tracing::debug!(%peer, "tcp connection refused: at the connection limit");
-            continue;
-        };
-        let (handler, shutdown) = (handler.clone(), shutdown.clone());
-        connections.spawn(async move {
-            serve_connection(stream, peer, &handler, &shutdown).await;
-            drop(slot);
-        });
-    }
-    connections.close();
-    let _ = tokio::time::timeout(DRAIN, connections.wait()).await;
-    Ok(())
+    net::serve(listener, limits, shutdown, move |stream, peer, conn| {
+        let handler = handler.clone();
+        async move { serve_connection(stream, peer, &handler, &conn).await }
+    })
+    .await
 }
 
-/// One connection: read a query, answer it, until the peer goes quiet or leaves.
+/// One connection: answer queries in order until the peer goes quiet or leaves, or
+/// shutdown reaches an idle point.
 async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     handler: &DnsHandler,
-    shutdown: &CancellationToken,
+    conn: &Conn,
 ) {
     let _ = stream.set_nodelay(true);
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let mut query = Vec::with_capacity(512);
     let mut reply = Vec::with_capacity(512);
+    // Framed replies not yet written. Empty whenever the loop may wait for the peer, so a
+    // peer never waits for a reply we hold.
+    let mut framed = Vec::with_capacity(514);
     loop {
-        let mut length = [0u8; 2];
-        let read_length = tokio::select! {
-            () = shutdown.cancelled() => return,
-            read = tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut length)) => read,
-        };
-        if !matches!(read_length, Ok(Ok(_))) {
-            return;
+        if reader.buffer().is_empty() {
+            // The idle point: nothing received and nothing owed.
+            match conn.idle(reader.fill_buf()).await {
+                Some(Ok(received)) if !received.is_empty() => {}
+                _ => return,
+            }
         }
-        query.resize(usize::from(u16::from_be_bytes(length)), 0);
         if !matches!(
-            tokio::time::timeout(IO_TIMEOUT, stream.read_exact(&mut query)).await,
-            Ok(Ok(_))
+            tokio::time::timeout(IO_TIMEOUT, read_message(&mut reader, &mut query)).await,
+            Ok(Ok(()))
         ) {
             return;
         }
-        if !handler.respond_stream(&query, peer, &mut reply) {
+        if handler.respond_stream(&query, peer, &mut reply) {
+            let Ok(length) = u16::try_from(reply.len()) else {
+                return;
+            };
+            framed.extend_from_slice(&length.to_be_bytes());
+            framed.extend_from_slice(&reply);
+        }
+        // Answer the next query first if it is already here whole: its reply joins this
+        // write.
+        if holds_message(reader.buffer()) && framed.len() < WRITE_BATCH {
             continue;
         }
-        let Ok(reply_length) = u16::try_from(reply.len()) else {
-            return;
-        };
-        let write = async {
-            stream.write_all(&reply_length.to_be_bytes()).await?;
-            stream.write_all(&reply).await
-        };
-        if !matches!(tokio::time::timeout(IO_TIMEOUT, write).await, Ok(Ok(()))) {
-            return;
+        if !framed.is_empty() {
+            if !matches!(
+                tokio::time::timeout(IO_TIMEOUT, writer.write_all(&framed)).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+            framed.clear();
         }
+    }
+}
+
+/// Reads one length-prefixed message into `message`.
+async fn read_message<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    message: &mut Vec<u8>,
+) -> io::Result<()> {
+    let length = reader.read_u16().await?;
+    message.resize(usize::from(length), 0);
+    reader.read_exact(message).await?;
+    Ok(())
+}
+
+/// Whether `buffered` starts with a whole length-prefixed message.
+fn holds_message(buffered: &[u8]) -> bool {
+    match buffered {
+        [high, low, rest @ ..] => rest.len() >= usize::from(u16::from_be_bytes([*high, *low])),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_whole_message_is_recognised_only_when_all_of_it_is_buffered() {
+        assert!(!holds_message(&[]));
+        assert!(!holds_message(&[0]));
+        assert!(holds_message(&[0, 0]), "an empty message is whole");
+        assert!(!holds_message(&[0, 3, 1, 2]));
+        assert!(holds_message(&[0, 3, 1, 2, 3]));
+        assert!(
+            holds_message(&[0, 1, 9, 0, 5]),
+            "followed by the next one's start"
+        );
     }
 }

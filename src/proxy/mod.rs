@@ -1,63 +1,70 @@
 //! The regional HTTP front. For now a placeholder page naming the region; the proxy issue
 //! replaces it with balancing, health checks and retries across the region's backends.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use axum::Router;
+use axum::http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// A client that has not sent its headers by then is dropped (slowloris).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::net::{self, Limits};
 
-/// Serves a page containing `region=<name>` on every path until `shutdown`.
+/// Serves a page containing `region=<name>` on every path until `shutdown`, through the
+/// shared accept loop (caps, idle timeouts, drain).
 pub async fn serve_placeholder(listener: TcpListener, region: String, shutdown: CancellationToken) {
-    let body = Bytes::from(format!("Meridian demo backend\nregion={region}\n"));
-    loop {
-        let (stream, _) = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::debug!(%error, "http accept error");
-                    continue;
-                }
-            },
-        };
+    let body = format!("Meridian demo backend\nregion={region}\n");
+    let page = Router::new().fallback(move || {
         let body = body.clone();
-        let shutdown = shutdown.clone();
-        // Connection tasks are short-lived and end with the shutdown token.
-        tokio::spawn(async move {
-            let service = service_fn(move |_request: Request<Incoming>| {
-                let body = body.clone();
-                async move {
-                    let mut response = Response::new(Full::new(body));
-                    response.headers_mut().insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
-                    );
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(HEADER_TIMEOUT, connection.as_mut()).await;
-                }
-            }
-        });
+        async move { ([(CONTENT_TYPE, "text/plain; charset=utf-8")], body) }
+    });
+    if let Err(error) = net::serve_http(listener, Limits::default(), shutdown, page).await {
+        tracing::error!(%error, "http front stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_path_gets_the_page_naming_the_region() {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let shutdown = CancellationToken::new();
+        let serving = tokio::spawn(serve_placeholder(
+            listener,
+            "eu-west".to_string(),
+            shutdown.clone(),
+        ));
+        for path in ["/", "/any/path?x=1"] {
+            let mut stream = TcpStream::connect(addr)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut response = String::new();
+            tokio::time::timeout(Duration::from_secs(3), stream.read_to_string(&mut response))
+                .await
+                .unwrap_or_else(|_| panic!("no response"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+            assert!(
+                response.contains("content-type: text/plain; charset=utf-8"),
+                "{response}"
+            );
+            assert!(response.ends_with("region=eu-west\n"), "{response}");
+        }
+        shutdown.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(3), serving).await;
+        assert!(stopped.is_ok(), "still serving after shutdown");
     }
 }

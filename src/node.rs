@@ -150,9 +150,14 @@ impl RegionNode {
             let shutdown = node.shutdown.clone();
             node.supervise("the status listener".to_string(), async move {
                 let listener = tokio::net::TcpListener::from_std(listener)?;
-                axum::serve(listener, dashboard::router(state))
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await
+                // The same accept loop as every TCP listener: caps, back-off, drain.
+                crate::net::serve_http(
+                    listener,
+                    crate::net::Limits::default(),
+                    shutdown,
+                    dashboard::router(state),
+                )
+                .await
             });
         }
         node.tracker

@@ -105,7 +105,6 @@ fn a_stray_key_in_any_table_of_any_shipped_file_is_refused() {
                     text.replacen(&table, &format!("{table}\nstray_key = 1"), 1)
                 }
             });
-            // Inline tables (`location = { ... }`) are checked through the key itself.
             let error = load_err(&dir.path().join("meridian.toml")).to_string();
             assert!(
                 error.contains("stray_key"),
@@ -115,6 +114,7 @@ fn a_stray_key_in_any_table_of_any_shipped_file_is_refused() {
             assert!(error.contains(&file.display().to_string()), "{error}");
             checked += 1;
         }
+        // Inline tables (`location = { ... }`) have no header line: add a key inside one.
         if file.starts_with("regions") {
             let dir = copy_config(&repo("meridian.toml"));
             let target = dir.path().join(file);

@@ -1,0 +1,144 @@
+//! The one validation step: reads the files, turns raw structs into a typed [`Config`] or
+//! returns the first error.
+//!
+//! This file holds the pipeline (main file, region files) and the helpers every rule uses;
+//! the rules themselves live beside it, one concept per file.
+
+mod regions;
+mod steering;
+mod zone;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::raw::{RawMain, RawRegion};
+use super::{AnswerPolicy, Config, ConfigError, GeoSettings};
+use crate::region::{Region, RegionId};
+
+/// DNS TTLs are 31-bit (RFC 2181 section 8).
+const MAX_TTL: u32 = 0x7fff_ffff;
+
+pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawMain = parse_file(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let regions = load_regions(path, &base.join(&raw.regions))?;
+    let check = Checker { file: path };
+
+    let zone = check.zone(&raw.zone)?;
+    let services = check.services(&raw, &zone)?;
+    let answer = AnswerPolicy {
+        ttl: check.ttl("answer.ttl", raw.answer.ttl)?,
+        max_addresses: match raw.answer.max_addresses {
+            0 => return Err(check.invalid("answer.max_addresses", 0, "must be at least 1")),
+            n => n,
+        },
+    };
+    if raw.geo.reload_check_seconds == 0 {
+        return Err(check.invalid("geo.reload_check_seconds", 0, "must be at least 1"));
+    }
+    let geo = GeoSettings {
+        database: base.join(&raw.geo.database),
+        reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
+    };
+    let steering = check.steering(&raw.steering, &regions)?;
+    Ok(Config {
+        file: path.to_path_buf(),
+        zone,
+        services,
+        answer,
+        geo,
+        steering,
+        regions,
+    })
+}
+
+fn parse_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+        file: path.to_path_buf(),
+        message: error.to_string().trim_end().to_string(),
+    })
+}
+
+/// Loads every `*.toml` in the regions folder, sorted by name so ids are stable.
+fn load_regions(main_file: &Path, dir: &Path) -> Result<Vec<Region>, ConfigError> {
+    let entries = fs::read_dir(dir).map_err(|source| ConfigError::Read {
+        file: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Checker { file: main_file }.invalid(
+            "regions",
+            dir.display(),
+            "the folder holds no region files (<name>.toml)",
+        ));
+    }
+    if files.len() > usize::from(u16::MAX) {
+        return Err(Checker { file: main_file }.invalid("regions", dir.display(), "too many"));
+    }
+    let mut regions: Vec<Region> = Vec::with_capacity(files.len());
+    for file in &files {
+        let raw: RawRegion = parse_file(file)?;
+        let region = Checker { file }.region(raw)?;
+        if regions.iter().any(|other| other.name == region.name) {
+            return Err(Checker { file }.invalid("name", &region.name, "duplicate region name"));
+        }
+        regions.push(region);
+    }
+    regions.sort_by(|a, b| a.name.cmp(&b.name));
+    for (index, region) in regions.iter_mut().enumerate() {
+        // Bounded above by the u16::MAX check.
+        region.id = RegionId(u16::try_from(index).unwrap_or(u16::MAX));
+    }
+    Ok(regions)
+}
+
+/// Validation helpers bound to the file being checked, so every error names it.
+struct Checker<'a> {
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn invalid(
+        &self,
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn ttl(&self, key: &str, ttl: u32) -> Result<u32, ConfigError> {
+        if ttl > MAX_TTL {
+            return Err(self.invalid(key, ttl, format!("must be at most {MAX_TTL}")));
+        }
+        Ok(ttl)
+    }
+}
+
+fn first_duplicate<T: Eq + std::hash::Hash + Copy + std::fmt::Debug>(
+    items: &[T],
+) -> Option<String> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .find(|item| !seen.insert(**item))
+        .map(|item| format!("{item:?}"))
+}

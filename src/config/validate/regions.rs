@@ -1,0 +1,118 @@
+//! Rules for one region file: name, location, addresses, listen sockets, status URL.
+
+use super::{Checker, first_duplicate};
+use crate::config::ConfigError;
+use crate::config::raw::RawRegion;
+use crate::region::{Listen, Location, Region, RegionId};
+
+impl Checker<'_> {
+    pub(super) fn region(&self, raw: RawRegion) -> Result<Region, ConfigError> {
+        let stem = self.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if !is_region_name(&raw.name) {
+            return Err(self.invalid(
+                "name",
+                &raw.name,
+                "use lower-case letters, digits and '-' (1-63 characters)",
+            ));
+        }
+        if raw.name != stem {
+            return Err(self.invalid(
+                "name",
+                &raw.name,
+                format!("must match the file name ({stem}.toml)"),
+            ));
+        }
+        let (latitude, longitude) = (raw.location.latitude, raw.location.longitude);
+        if !(-90.0..=90.0).contains(&latitude) {
+            return Err(self.invalid("location.latitude", latitude, "must be between -90 and 90"));
+        }
+        if !(-180.0..=180.0).contains(&longitude) {
+            return Err(self.invalid(
+                "location.longitude",
+                longitude,
+                "must be between -180 and 180",
+            ));
+        }
+        if raw.ipv4.is_empty() && raw.ipv6.is_empty() {
+            return Err(self.invalid(
+                "ipv4",
+                "[]",
+                "a region needs at least one ipv4 or ipv6 address",
+            ));
+        }
+        if let Some(dup) = first_duplicate(&raw.ipv4) {
+            return Err(self.invalid("ipv4", dup, "listed twice"));
+        }
+        if let Some(dup) = first_duplicate(&raw.ipv6) {
+            return Err(self.invalid("ipv6", dup, "listed twice"));
+        }
+        if raw.listen.dns.is_empty() {
+            return Err(self.invalid("listen.dns", "[]", "a node needs at least one DNS address"));
+        }
+        if let Some(dup) = first_duplicate(&raw.listen.dns) {
+            return Err(self.invalid("listen.dns", dup, "listed twice"));
+        }
+        if let Some(wildcard) = raw
+            .listen
+            .dns
+            .iter()
+            .find(|addr| addr.ip().is_unspecified())
+        {
+            // A wildcard UDP socket may answer from another address than the one queried,
+            // which resolvers drop: bind each service address explicitly.
+            return Err(self.invalid(
+                "listen.dns",
+                wildcard,
+                "list each address explicitly: a wildcard UDP socket can reply from the wrong address",
+            ));
+        }
+        let status_url = match (raw.status_url, raw.listen.status) {
+            (Some(url), _) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(self.invalid(
+                        "status_url",
+                        &url,
+                        "must be an http:// or https:// URL",
+                    ));
+                }
+                url
+            }
+            (None, Some(status)) => format!("http://{status}/healthz"),
+            (None, None) => {
+                return Err(self.invalid(
+                    "status_url",
+                    "(missing)",
+                    "set status_url or listen.status so peers can probe this region",
+                ));
+            }
+        };
+        if raw.capacity == 0 {
+            return Err(self.invalid("capacity", 0, "must be at least 1"));
+        }
+        Ok(Region {
+            id: RegionId(0),
+            name: raw.name,
+            location: Location {
+                latitude,
+                longitude,
+            },
+            ipv4: raw.ipv4,
+            ipv6: raw.ipv6,
+            listen: Listen {
+                dns: raw.listen.dns,
+                http: raw.listen.http,
+                status: raw.listen.status,
+            },
+            status_url,
+            capacity: raw.capacity,
+        })
+    }
+}
+
+fn is_region_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+}

@@ -6,6 +6,7 @@
 //! file, the key and the bad value, and a config is either entirely valid or refused:
 //! callers never see half of one.
 
+mod hash;
 mod raw;
 mod validate;
 
@@ -54,12 +55,21 @@ pub struct Config {
     pub steering: SteeringRules,
     /// Sorted by name; `regions[i].id == RegionId(i)`.
     pub regions: Vec<Region>,
+    /// Lower-case hex SHA-256 over `meridian.toml` and every region file (names relative to
+    /// the config folder, so a copy elsewhere hashes the same). Equal hashes mean equal
+    /// configs: nodes compare it to spot drift, logs print [`Config::short_hash`].
+    pub content_hash: String,
 }
 
 impl Config {
     /// Reads and validates `meridian.toml` and the region files it points at.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         validate::load(path)
+    }
+
+    /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.
+    pub fn short_hash(&self) -> &str {
+        self.content_hash.get(..12).unwrap_or(&self.content_hash)
     }
 
     pub fn region(&self, id: RegionId) -> &Region {

@@ -316,3 +316,29 @@ fn steering_rules_are_typed() {
     );
     assert_eq!(config.steering.country["IN"].len(), 2);
 }
+
+#[test]
+fn the_content_hash_follows_the_bytes_of_every_file() {
+    let shipped = Config::load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let copy = copy_config(&repo("meridian.toml"));
+    let main = copy.path().join("meridian.toml");
+    let load = || Config::load(&main).unwrap_or_else(|e| panic!("{e}"));
+    let unchanged = load();
+    assert_eq!(
+        unchanged.content_hash, shipped.content_hash,
+        "the same files in another folder hash the same"
+    );
+    assert_eq!(unchanged.content_hash.len(), 64);
+    assert_eq!(unchanged.short_hash(), &unchanged.content_hash[..12]);
+
+    // One byte of a comment in a region file: nothing parses differently, the hash moves.
+    edit(&copy.path().join("regions/eu-west.toml"), |t| {
+        t.replacen("Where", "where", 1)
+    });
+    let region_edit = load();
+    assert_ne!(region_edit.content_hash, unchanged.content_hash);
+    edit(&copy.path().join("meridian.toml"), |t| format!("{t}\n"));
+    let main_edit = load();
+    assert_ne!(main_edit.content_hash, region_edit.content_hash);
+    assert_ne!(main_edit.content_hash, unchanged.content_hash);
+}

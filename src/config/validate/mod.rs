@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::hash::ContentHasher;
 use super::raw::{RawMain, RawRegion};
 use super::{AnswerPolicy, Config, ConfigError, GeoSettings};
 use crate::region::{Region, RegionId};
@@ -23,9 +24,15 @@ use crate::region::{Region, RegionId};
 const MAX_TTL: u32 = 0x7fff_ffff;
 
 pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
-    let raw: RawMain = parse_file(path)?;
+    let mut hasher = ContentHasher::new();
+    let bytes = read_file(path)?;
+    hasher.add(
+        Path::new(path.file_name().unwrap_or(path.as_os_str())),
+        &bytes,
+    );
+    let raw: RawMain = parse_file(path, &bytes)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let regions = load_regions(path, &base.join(&raw.regions))?;
+    let regions = load_regions(path, base, &raw.regions, &mut hasher)?;
     let check = Checker { file: path };
 
     let zone = check.zone(&raw.zone)?;
@@ -53,22 +60,39 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
         geo,
         steering,
         regions,
+        content_hash: hasher.finish(),
     })
 }
 
-fn parse_file<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = fs::read_to_string(path).map_err(|source| ConfigError::Read {
+/// Reads a whole file once: the bytes that are hashed are the bytes that are parsed.
+fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    fs::read(path).map_err(|source| ConfigError::Read {
         file: path.to_path_buf(),
         source,
+    })
+}
+
+fn parse_file<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, ConfigError> {
+    let text = std::str::from_utf8(bytes).map_err(|error| ConfigError::Parse {
+        file: path.to_path_buf(),
+        message: format!("not UTF-8 text: {error}"),
     })?;
-    toml::from_str(&text).map_err(|error| ConfigError::Parse {
+    toml::from_str(text).map_err(|error| ConfigError::Parse {
         file: path.to_path_buf(),
         message: error.to_string().trim_end().to_string(),
     })
 }
 
-/// Loads every `*.toml` in the regions folder, sorted by name so ids are stable.
-fn load_regions(main_file: &Path, dir: &Path) -> Result<Vec<Region>, ConfigError> {
+/// Loads every `*.toml` in the regions folder, sorted by name so ids are stable, and adds
+/// each file to the content hash under its name relative to the config folder.
+fn load_regions(
+    main_file: &Path,
+    base: &Path,
+    regions_dir: &Path,
+    hasher: &mut ContentHasher,
+) -> Result<Vec<Region>, ConfigError> {
+    let dir = base.join(regions_dir);
+    let dir = dir.as_path();
     let entries = fs::read_dir(dir).map_err(|source| ConfigError::Read {
         file: dir.to_path_buf(),
         source,
@@ -90,7 +114,12 @@ fn load_regions(main_file: &Path, dir: &Path) -> Result<Vec<Region>, ConfigError
     }
     let mut regions: Vec<Region> = Vec::with_capacity(files.len());
     for file in &files {
-        let raw: RawRegion = parse_file(file)?;
+        let bytes = read_file(file)?;
+        hasher.add(
+            &regions_dir.join(file.file_name().unwrap_or_default()),
+            &bytes,
+        );
+        let raw: RawRegion = parse_file(file, &bytes)?;
         let region = Checker { file }.region(raw)?;
         if regions.iter().any(|other| other.name == region.name) {
             return Err(Checker { file }.invalid("name", &region.name, "duplicate region name"));

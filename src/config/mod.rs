@@ -6,6 +6,7 @@
 //! file, the key and the bad value, and a config is either entirely valid or refused:
 //! callers never see half of one.
 
+mod admin;
 mod hash;
 mod raw;
 mod validate;
@@ -23,6 +24,8 @@ use ipnet::IpNet;
 
 use crate::region::{Region, RegionId};
 
+pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
+
 /// A configuration problem, naming where it is and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -38,6 +41,13 @@ pub enum ConfigError {
     Invalid {
         file: PathBuf,
         key: String,
+        value: String,
+        reason: String,
+    },
+    /// A setting from the environment rather than a file; secrets are shown redacted.
+    #[error("environment variable {variable} = {value}: {reason}")]
+    Environment {
+        variable: String,
         value: String,
         reason: String,
     },
@@ -59,12 +69,16 @@ pub struct Config {
     /// the config folder, so a copy elsewhere hashes the same). Equal hashes mean equal
     /// configs: nodes compare it to spot drift, logs print [`Config::short_hash`].
     pub content_hash: String,
+    /// Guards the dashboard and admin API; from `MERIDIAN_ADMIN_TOKEN` or `[admin] token`.
+    /// `None` is only allowed while every region's `listen.status` is a loopback address.
+    pub admin_token: Option<AdminToken>,
 }
 
 impl Config {
-    /// Reads and validates `meridian.toml` and the region files it points at.
+    /// Reads and validates `meridian.toml` and the region files it points at, and takes
+    /// the admin token from `MERIDIAN_ADMIN_TOKEN` when that is set and non-empty.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        validate::load(path)
+        validate::load(path, admin::token_from_env()?)
     }
 
     /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.

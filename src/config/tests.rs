@@ -31,8 +31,14 @@ fn edit(path: &Path, change: impl FnOnce(String) -> String) {
     fs::write(path, change(text)).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// Loads as `Config::load` does, but with `MERIDIAN_ADMIN_TOKEN` unset whatever the
+/// environment of the test run says.
+fn load(main: &Path) -> Result<Config, ConfigError> {
+    super::validate::load(main, None)
+}
+
 fn load_err(main: &Path) -> ConfigError {
-    match Config::load(main) {
+    match load(main) {
         Ok(_) => panic!("{} was accepted", main.display()),
         Err(error) => error,
     }
@@ -44,13 +50,13 @@ fn shipped_configs_parse() {
         repo("meridian.toml"),
         repo("tests/data/config/meridian.toml"),
     ] {
-        let config = Config::load(&main).unwrap_or_else(|e| panic!("{e}"));
+        let config = load(&main).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.regions.len() >= 3);
         for (index, region) in config.regions.iter().enumerate() {
             assert_eq!(region.id.index(), index);
         }
     }
-    let demo = Config::load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let demo = load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = demo.regions.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["ap-southeast", "eu-west", "us-east"]);
     assert_eq!(demo.zone.apex.to_string(), "gtm.test.");
@@ -231,6 +237,11 @@ fn bad_values_name_file_key_and_value() {
         &["zone.record[5]", "listed twice"],
     );
     refused(
+        "meridian.toml",
+        |t| format!("{t}\n[admin]\ntokn = \"0123456789abcdef\"\n"),
+        &["tokn", "unknown field"],
+    );
+    refused(
         "regions/us-east.toml",
         |t| t.replace("dns = [\"127.0.1.1:1053\"]", "dns = [\"0.0.0.0:53\"]"),
         &["listen.dns", "0.0.0.0:53", "explicitly"],
@@ -244,7 +255,7 @@ fn long_txt_values_are_cut_into_valid_strings() {
     edit(&dir.path().join("meridian.toml"), |t| {
         format!("{t}\n[[zone.record]]\nname = \"long\"\ntype = \"TXT\"\nvalue = \"{value}\"\n")
     });
-    let config = Config::load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config = load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
     let record = config
         .zone
         .records
@@ -295,7 +306,7 @@ fn steering_rules_are_typed() {
             "\"198.51.100.0/24\" = [\"eu-west\"]\n\"198.51.0.0/16\" = [\"us-east\"]\n\"::ffff:203.0.113.0/120\" = [\"us-east\"]",
         )
     });
-    let config = Config::load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config = load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
     let prefixes: Vec<u8> = config
         .steering
         .cidr
@@ -319,11 +330,11 @@ fn steering_rules_are_typed() {
 
 #[test]
 fn the_content_hash_follows_the_bytes_of_every_file() {
-    let shipped = Config::load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let shipped = load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
     let copy = copy_config(&repo("meridian.toml"));
     let main = copy.path().join("meridian.toml");
-    let load = || Config::load(&main).unwrap_or_else(|e| panic!("{e}"));
-    let unchanged = load();
+    let reload = || load(&main).unwrap_or_else(|e| panic!("{e}"));
+    let unchanged = reload();
     assert_eq!(
         unchanged.content_hash, shipped.content_hash,
         "the same files in another folder hash the same"
@@ -335,10 +346,89 @@ fn the_content_hash_follows_the_bytes_of_every_file() {
     edit(&copy.path().join("regions/eu-west.toml"), |t| {
         t.replacen("Where", "where", 1)
     });
-    let region_edit = load();
+    let region_edit = reload();
     assert_ne!(region_edit.content_hash, unchanged.content_hash);
     edit(&copy.path().join("meridian.toml"), |t| format!("{t}\n"));
-    let main_edit = load();
+    let main_edit = reload();
     assert_ne!(main_edit.content_hash, region_edit.content_hash);
     assert_ne!(main_edit.content_hash, unchanged.content_hash);
+}
+
+const SECRET: &str = "s3cret-admin-token-for-tests";
+
+#[test]
+fn a_status_endpoint_beyond_loopback_needs_an_admin_token() {
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(&dir.path().join("regions/eu-west.toml"), |t| {
+        t.replace(
+            "status = \"127.0.2.1:8053\"",
+            "status = \"192.0.2.10:8053\"",
+        )
+    });
+    let error = load_err(&main).to_string();
+    for part in [
+        "regions/eu-west.toml",
+        "listen.status",
+        "192.0.2.10:8053",
+        "MERIDIAN_ADMIN_TOKEN",
+        "[admin] token",
+    ] {
+        assert!(error.contains(part), "{error} should mention {part}");
+    }
+
+    let from_env =
+        super::validate::load(&main, Some(SECRET.to_string())).unwrap_or_else(|e| panic!("{e}"));
+    let token = from_env
+        .admin_token
+        .as_ref()
+        .unwrap_or_else(|| panic!("no token"));
+    assert!(token.matches(SECRET));
+    assert!(
+        !format!("{from_env:?}").contains(SECRET),
+        "Debug shows the token"
+    );
+
+    edit(&main, |t| format!("{t}\n[admin]\ntoken = \"{SECRET}\"\n"));
+    let from_file = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        from_file
+            .admin_token
+            .is_some_and(|token| token.matches(SECRET))
+    );
+}
+
+#[test]
+fn loopback_status_endpoints_need_no_token() {
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("regions/eu-west.toml"), |t| {
+        t.replace("status = \"127.0.2.1:8053\"", "status = \"[::1]:8053\"")
+    });
+    let config = load(&dir.path().join("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(config.admin_token.is_none());
+    let wildcard = copy_config(&repo("meridian.toml"));
+    edit(&wildcard.path().join("regions/eu-west.toml"), |t| {
+        t.replace("status = \"127.0.2.1:8053\"", "status = \"0.0.0.0:8053\"")
+    });
+    let error = load_err(&wildcard.path().join("meridian.toml")).to_string();
+    assert!(
+        error.contains("0.0.0.0:8053"),
+        "a wildcard is not loopback: {error}"
+    );
+}
+
+#[test]
+fn a_short_admin_token_is_refused_without_printing_it() {
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        format!("{t}\n[admin]\ntoken = \"hunter2xx\"\n")
+    });
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(
+        error.contains("meridian.toml")
+            && error.contains("admin.token")
+            && error.contains("<redacted, 9 characters>")
+            && !error.contains("hunter2xx"),
+        "{error}"
+    );
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::admin;
 use super::hash::ContentHasher;
 use super::raw::{RawMain, RawRegion};
 use super::{AnswerPolicy, Config, ConfigError, GeoSettings};
@@ -23,7 +24,9 @@ use crate::region::{Region, RegionId};
 /// DNS TTLs are 31-bit (RFC 2181 section 8).
 const MAX_TTL: u32 = 0x7fff_ffff;
 
-pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
+/// Loads the config at `path`; `env_token` is the value of `MERIDIAN_ADMIN_TOKEN`, passed in
+/// so that tests do not depend on (or change) the process environment.
+pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, ConfigError> {
     let mut hasher = ContentHasher::new();
     let bytes = read_file(path)?;
     hasher.add(
@@ -52,6 +55,10 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
         reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
     };
     let steering = check.steering(&raw.steering, &regions)?;
+    let admin_token = admin::resolve(path, raw.admin.token, env_token)?;
+    if admin_token.is_none() {
+        regions::require_loopback_status(&base.join(&raw.regions), &regions)?;
+    }
     Ok(Config {
         file: path.to_path_buf(),
         zone,
@@ -61,6 +68,7 @@ pub(super) fn load(path: &Path) -> Result<Config, ConfigError> {
         steering,
         regions,
         content_hash: hasher.finish(),
+        admin_token,
     })
 }
 

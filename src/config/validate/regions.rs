@@ -1,8 +1,11 @@
-//! Rules for one region file: name, location, addresses, listen sockets, status URL.
+//! Rules for region files: one file's name, location, addresses, listen sockets and status
+//! URL, and the rules that look at all regions together.
+
+use std::path::Path;
 
 use super::{Checker, first_duplicate};
-use crate::config::ConfigError;
 use crate::config::raw::RawRegion;
+use crate::config::{ADMIN_TOKEN_ENV, ConfigError};
 use crate::region::{Listen, Location, Region, RegionId};
 
 impl Checker<'_> {
@@ -107,6 +110,30 @@ impl Checker<'_> {
             capacity: raw.capacity,
         })
     }
+}
+
+/// Without an admin token, the status endpoint (dashboard and admin API) must stay on
+/// loopback: anything wider would hand control of the node to whoever can reach it.
+pub(super) fn require_loopback_status(
+    regions_dir: &Path,
+    regions: &[Region],
+) -> Result<(), ConfigError> {
+    for region in regions {
+        if let Some(status) = region.listen.status
+            && !status.ip().to_canonical().is_loopback()
+        {
+            // The file name equals the region name (checked when the file was loaded).
+            let file = regions_dir.join(format!("{}.toml", region.name));
+            return Err(Checker { file: &file }.invalid(
+                "listen.status",
+                status,
+                format!(
+                    "the status endpoint serves the dashboard and admin API beyond loopback, so it needs an admin token: set the {ADMIN_TOKEN_ENV} environment variable (preferred) or [admin] token in meridian.toml"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_region_name(name: &str) -> bool {

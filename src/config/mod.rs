@@ -29,10 +29,18 @@ pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
 /// A configuration problem, naming where it is and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read: {source}", file.display())]
+    /// The OS error is part of the message and deliberately not a `source()`, so a chain
+    /// printed with anyhow's `{:#}` shows it exactly once.
+    #[error(
+        "{}: cannot read: {error}{}",
+        file.display(),
+        hint.map(|hint| format!(" ({hint})")).unwrap_or_default()
+    )]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
+        /// What to do about it, when there is something obvious.
+        hint: Option<&'static str>,
     },
     /// Syntax, a wrong type or an unknown key; toml's message carries line, key and value.
     #[error("{}: {message}", file.display())]
@@ -72,6 +80,9 @@ pub struct Config {
     /// Guards the dashboard and admin API; from `MERIDIAN_ADMIN_TOKEN` or `[admin] token`.
     /// `None` is only allowed while every region's `listen.status` is a loopback address.
     pub admin_token: Option<AdminToken>,
+    /// Advice that does not refuse the config (each names file, key and value): print them
+    /// in `check-config` and log them at WARN when a node starts or reloads.
+    pub warnings: Vec<String>,
 }
 
 impl Config {

@@ -432,3 +432,197 @@ fn a_short_admin_token_is_refused_without_printing_it() {
         "{error}"
     );
 }
+
+#[test]
+fn place_codes_must_be_assigned() {
+    let steering = |table: &str, line: &str| {
+        let (table, line) = (table.to_string(), line.to_string());
+        move |t: String| {
+            t.replace(
+                &format!("[steering.{table}]\n"),
+                &format!("[steering.{table}]\n{line}\n"),
+            )
+        }
+    };
+    refused(
+        "meridian.toml",
+        steering("country", "UK = [\"eu-west\"]"),
+        &[
+            "steering.country.UK",
+            "UK",
+            "ISO 3166-1",
+            "did you mean GB?",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        steering("country", "XK = [\"eu-west\"]"),
+        &["steering.country.XK", "ISO 3166-1"],
+    );
+    refused(
+        "meridian.toml",
+        steering("country", "gb = [\"eu-west\"]"),
+        &["steering.country.gb", "did you mean GB?"],
+    );
+    refused(
+        "meridian.toml",
+        steering("subdivision", "\"UK-ENG\" = [\"eu-west\"]"),
+        &[
+            "steering.subdivision.UK-ENG",
+            "UK is not",
+            "did you mean GB-ENG?",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        steering("subdivision", "\"ZZ-CA\" = [\"us-east\"]"),
+        &["steering.subdivision.ZZ-CA", "ZZ is not an assigned"],
+    );
+    refused(
+        "meridian.toml",
+        steering("subdivision", "\"US-CALI\" = [\"us-east\"]"),
+        &["steering.subdivision.US-CALI", "ISO 3166-2"],
+    );
+    refused(
+        "meridian.toml",
+        steering("continent", "EA = [\"eu-west\"]"),
+        &["steering.continent.EA", "AF, AN, AS, EU, NA, OC, SA"],
+    );
+    refused(
+        "meridian.toml",
+        steering("continent", "eu = [\"eu-west\"]"),
+        &["steering.continent.eu", "did you mean EU?"],
+    );
+
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(
+        &main,
+        steering(
+            "subdivision",
+            "\"US-HI\" = [\"ap-southeast\"]\n\"GB-SCT\" = [\"eu-west\"]",
+        ),
+    );
+    edit(
+        &main,
+        steering("country", "GB = [\"eu-west\"]\nAX = [\"eu-west\"]"),
+    );
+    edit(&main, steering("continent", "OC = [\"ap-southeast\"]"));
+    let config = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.steering.subdivision.len(), 2);
+    assert_eq!(config.steering.country.len(), 3);
+    assert_eq!(config.steering.continent.len(), 2);
+}
+
+#[test]
+fn listen_addresses_are_not_shared() {
+    // Across regions: the later region (by name) is refused, naming the earlier one.
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("status = \"127.0.1.1:8053\"", "status = \"127.0.2.1:8053\""),
+        &[
+            "listen.status",
+            "127.0.2.1:8053",
+            "region us-east",
+            "region eu-west",
+            "regions/eu-west.toml",
+        ],
+    );
+    // Across keys: one region's DNS address is another's HTTP address.
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("dns = [\"127.0.1.1:1053\"]", "dns = [\"127.0.2.1:8080\"]"),
+        &[
+            "listen.dns",
+            "127.0.2.1:8080",
+            "listen.http of region eu-west",
+        ],
+    );
+    // Within one region.
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("http = \"127.0.2.1:8080\"", "http = \"127.0.2.1:8053\""),
+        &[
+            "listen.status",
+            "127.0.2.1:8053",
+            "this region's listen.http",
+        ],
+    );
+    // Port 0 means "any free port": the test topology binds every region that way.
+    let config = load(&repo("tests/data/config/meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let ports: Vec<u16> = config
+        .regions
+        .iter()
+        .filter_map(|region| region.listen.status)
+        .map(|addr| addr.port())
+        .collect();
+    assert_eq!(ports, [0; 5]);
+}
+
+#[test]
+fn glue_that_matches_no_region_is_a_warning() {
+    let shipped = load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shipped.warnings, Vec::<String>::new());
+
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(&main, |t| {
+        t.replace("addresses = [\"127.0.1.1\"]", "addresses = [\"192.0.2.1\"]")
+    });
+    let config = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.warnings,
+        [format!(
+            "{}: zone.ns ns1.gtm.test: glue 192.0.2.1 matches no region's listen.dns; is this name server a Meridian node?",
+            main.display()
+        )]
+    );
+}
+
+#[test]
+fn a_token_in_the_file_overridden_by_the_environment_is_a_warning() {
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(&main, |t| format!("{t}\n[admin]\ntoken = \"{SECRET}\"\n"));
+    let config = super::validate::load(&main, Some("another-token-0123456789".to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
+    assert!(
+        config.warnings[0].contains("admin.token")
+            && config.warnings[0].contains("MERIDIAN_ADMIN_TOKEN")
+    );
+    assert!(!config.warnings[0].contains(SECRET));
+    let config =
+        super::validate::load(&main, Some(String::new())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        config.warnings.is_empty(),
+        "an empty variable overrides nothing"
+    );
+}
+
+#[test]
+fn a_missing_main_file_hints_at_config_and_shows_the_os_error_once() {
+    let error = load_err(Path::new("/nonexistent/meridian.toml"));
+    let chain = format!("{:#}", anyhow::Error::from(error));
+    assert!(
+        chain.contains("(use --config PATH to point at it)"),
+        "{chain}"
+    );
+    // The OS error, e.g. "No such file or directory (os error 2)", exactly once.
+    assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
+
+    // Region files and folders get no --config hint: the path is already right.
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace("regions = \"regions\"", "regions = \"nowhere\"")
+    });
+    let chain = format!(
+        "{:#}",
+        anyhow::Error::from(load_err(&dir.path().join("meridian.toml")))
+    );
+    assert!(
+        chain.contains("nowhere") && !chain.contains("--config"),
+        "{chain}"
+    );
+    assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
+}

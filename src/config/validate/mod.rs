@@ -4,8 +4,10 @@
 //! This file holds the pipeline (main file, region files) and the helpers every rule uses;
 //! the rules themselves live beside it, one concept per file.
 
+mod codes;
 mod regions;
 mod steering;
+mod warnings;
 mod zone;
 
 use std::collections::HashSet;
@@ -28,7 +30,7 @@ const MAX_TTL: u32 = 0x7fff_ffff;
 /// so that tests do not depend on (or change) the process environment.
 pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, ConfigError> {
     let mut hasher = ContentHasher::new();
-    let bytes = read_file(path)?;
+    let bytes = read_file(path, Some("use --config PATH to point at it"))?;
     hasher.add(
         Path::new(path.file_name().unwrap_or(path.as_os_str())),
         &bytes,
@@ -36,6 +38,7 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
     let raw: RawMain = parse_file(path, &bytes)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let regions = load_regions(path, base, &raw.regions, &mut hasher)?;
+    regions::require_distinct_listen(&base.join(&raw.regions), &regions)?;
     let check = Checker { file: path };
 
     let zone = check.zone(&raw.zone)?;
@@ -55,6 +58,12 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
         reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
     };
     let steering = check.steering(&raw.steering, &regions)?;
+    let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
+    warnings.extend(warnings::token_overridden(
+        path,
+        raw.admin.token.is_some(),
+        env_token.as_deref(),
+    ));
     let admin_token = admin::resolve(path, raw.admin.token, env_token)?;
     if admin_token.is_none() {
         regions::require_loopback_status(&base.join(&raw.regions), &regions)?;
@@ -69,14 +78,17 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
         regions,
         content_hash: hasher.finish(),
         admin_token,
+        warnings,
     })
 }
 
 /// Reads a whole file once: the bytes that are hashed are the bytes that are parsed.
-fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
-    fs::read(path).map_err(|source| ConfigError::Read {
+/// `hint_if_missing` is added to the error when the file does not exist.
+fn read_file(path: &Path, hint_if_missing: Option<&'static str>) -> Result<Vec<u8>, ConfigError> {
+    fs::read(path).map_err(|error| ConfigError::Read {
         file: path.to_path_buf(),
-        source,
+        hint: hint_if_missing.filter(|_| error.kind() == std::io::ErrorKind::NotFound),
+        error,
     })
 }
 
@@ -101,9 +113,10 @@ fn load_regions(
 ) -> Result<Vec<Region>, ConfigError> {
     let dir = base.join(regions_dir);
     let dir = dir.as_path();
-    let entries = fs::read_dir(dir).map_err(|source| ConfigError::Read {
+    let entries = fs::read_dir(dir).map_err(|error| ConfigError::Read {
         file: dir.to_path_buf(),
-        source,
+        error,
+        hint: None,
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
@@ -122,7 +135,7 @@ fn load_regions(
     }
     let mut regions: Vec<Region> = Vec::with_capacity(files.len());
     for file in &files {
-        let bytes = read_file(file)?;
+        let bytes = read_file(file, None)?;
         hasher.add(
             &regions_dir.join(file.file_name().unwrap_or_default()),
             &bytes,

@@ -1,6 +1,7 @@
 //! Rules for region files: one file's name, location, addresses, listen sockets and status
 //! URL, and the rules that look at all regions together.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use super::{Checker, first_duplicate};
@@ -131,6 +132,54 @@ pub(super) fn require_loopback_status(
                     "the status endpoint serves the dashboard and admin API beyond loopback, so it needs an admin token: set the {ADMIN_TOKEN_ENV} environment variable (preferred) or [admin] token in meridian.toml"
                 ),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// No two sockets of the config may share an address, within a region or across regions:
+/// the demo runs every region in one process, and a node's DNS, HTTP and status sockets
+/// would clash on TCP. Port 0 asks the OS for a free port, so it never clashes.
+pub(super) fn require_distinct_listen(
+    regions_dir: &Path,
+    regions: &[Region],
+) -> Result<(), ConfigError> {
+    let mut seen: Vec<(SocketAddr, &str, &str)> = Vec::new();
+    for region in regions {
+        let listen = &region.listen;
+        let sockets = listen
+            .dns
+            .iter()
+            .map(|addr| ("listen.dns", *addr))
+            .chain(listen.http.map(|addr| ("listen.http", addr)))
+            .chain(listen.status.map(|addr| ("listen.status", addr)));
+        for (key, addr) in sockets {
+            if addr.port() == 0 {
+                continue;
+            }
+            let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+            if let Some((_, other_region, other_key)) =
+                seen.iter().find(|(seen_addr, ..)| *seen_addr == canonical)
+            {
+                let owner = if *other_region == region.name {
+                    format!("this region's {other_key}")
+                } else {
+                    format!(
+                        "{other_key} of region {other_region} ({})",
+                        regions_dir.join(format!("{other_region}.toml")).display()
+                    )
+                };
+                let file = regions_dir.join(format!("{}.toml", region.name));
+                return Err(Checker { file: &file }.invalid(
+                    key,
+                    addr,
+                    format!(
+                        "region {} uses the same address as {owner}: two sockets cannot share one address",
+                        region.name
+                    ),
+                ));
+            }
+            seen.push((canonical, &region.name, key));
         }
     }
     Ok(())

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::Checker;
+use super::codes::{CONTINENT_CODES, country_suggestion, is_country};
 use crate::config::raw::RawSteering;
 use crate::config::{CidrRule, ConfigError, SteeringRules};
 use crate::region::{Region, RegionId};
@@ -42,24 +43,19 @@ impl Checker<'_> {
             cidr.push(CidrRule { network, order });
         }
         cidr.sort_by_key(|rule| std::cmp::Reverse(rule.network.prefix_len()));
-        let subdivision =
-            self.code_map("steering.subdivision", &raw.subdivision, regions, |code| {
-                let (country, sub) = code.split_once('-')?;
-                (is_upper_alpha(country, 2)
-                    && (1..=3).contains(&sub.len())
-                    && sub
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()))
-                .then_some(())
-            })?;
-        let country = self.code_map("steering.country", &raw.country, regions, |code| {
-            is_upper_alpha(code, 2).then_some(())
-        })?;
-        let continent = self.code_map("steering.continent", &raw.continent, regions, |code| {
-            ["AF", "AN", "AS", "EU", "NA", "OC", "SA"]
-                .contains(&code)
-                .then_some(())
-        })?;
+        let subdivision = self.code_map(
+            "steering.subdivision",
+            &raw.subdivision,
+            regions,
+            subdivision_problem,
+        )?;
+        let country = self.code_map("steering.country", &raw.country, regions, country_problem)?;
+        let continent = self.code_map(
+            "steering.continent",
+            &raw.continent,
+            regions,
+            continent_problem,
+        )?;
         Ok(SteeringRules {
             default_order,
             cidr,
@@ -69,23 +65,19 @@ impl Checker<'_> {
         })
     }
 
+    /// One table keyed by place code; `problem` says what is wrong with a code, if anything.
     fn code_map(
         &self,
         table: &str,
         raw: &BTreeMap<String, Vec<String>>,
         regions: &[Region],
-        valid: impl Fn(&str) -> Option<()>,
+        problem: impl Fn(&str) -> Option<String>,
     ) -> Result<HashMap<String, Vec<RegionId>>, ConfigError> {
         let mut map = HashMap::with_capacity(raw.len());
         for (code, names) in raw {
             let key = format!("{table}.{code}");
-            if valid(code).is_none() {
-                let hint = match table {
-                    "steering.subdivision" => "an ISO 3166-2 code in upper case, e.g. US-CA",
-                    "steering.country" => "an ISO 3166-1 alpha-2 code in upper case, e.g. GB",
-                    _ => "one of AF, AN, AS, EU, NA, OC, SA",
-                };
-                return Err(self.invalid(&key, code, format!("not a valid code: expected {hint}")));
+            if let Some(reason) = problem(code) {
+                return Err(self.invalid(&key, code, reason));
             }
             map.insert(code.clone(), self.region_list(&key, names, regions)?);
         }
@@ -131,6 +123,55 @@ fn canonical_net(network: IpNet) -> IpNet {
     network
 }
 
-fn is_upper_alpha(text: &str, len: usize) -> bool {
-    text.len() == len && text.bytes().all(|b| b.is_ascii_uppercase())
+fn country_problem(code: &str) -> Option<String> {
+    if is_country(code) {
+        return None;
+    }
+    let suggestion = country_suggestion(code)
+        .map(|code| format!("; did you mean {code}?"))
+        .unwrap_or_default();
+    Some(format!(
+        "not an assigned ISO 3166-1 alpha-2 country code in upper case (e.g. GB){suggestion}"
+    ))
+}
+
+fn subdivision_problem(code: &str) -> Option<String> {
+    let expected = "not an ISO 3166-2 code: expected <country>-<1 to 3 letters or digits> in upper case, e.g. US-CA";
+    let Some((country, subdivision)) = code.split_once('-') else {
+        return Some(expected.to_string());
+    };
+    if !is_country(country) {
+        let suggestion = country_suggestion(country)
+            .map(|country| {
+                format!(
+                    "; did you mean {country}-{}?",
+                    subdivision.to_ascii_uppercase()
+                )
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "{country} is not an assigned ISO 3166-1 alpha-2 country code in upper case{suggestion}"
+        ));
+    }
+    let well_formed = (1..=3).contains(&subdivision.len())
+        && subdivision
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    (!well_formed).then(|| expected.to_string())
+}
+
+fn continent_problem(code: &str) -> Option<String> {
+    if CONTINENT_CODES.contains(&code) {
+        return None;
+    }
+    let upper = code.to_ascii_uppercase();
+    let suggestion = if CONTINENT_CODES.contains(&upper.as_str()) {
+        format!("; did you mean {upper}?")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "not a continent code: expected one of {}{suggestion}",
+        CONTINENT_CODES.join(", ")
+    ))
 }

@@ -97,6 +97,35 @@ impl Config {
         self.content_hash.get(..12).unwrap_or(&self.content_hash)
     }
 
+    /// Checks the config against the geo database it will run with (the file in `[geo]` or
+    /// a `--geo-db` override): `steering.subdivision` rules need a database whose records
+    /// carry subdivisions, or they could never match. Call it after opening the database,
+    /// at start-up, in `check-config` and before swapping in a reloaded file.
+    pub fn check_geo(
+        &self,
+        database_type: &str,
+        has_subdivisions: bool,
+    ) -> Result<(), ConfigError> {
+        if has_subdivisions || self.steering.subdivision.is_empty() {
+            return Ok(());
+        }
+        let mut codes: Vec<&str> = self
+            .steering
+            .subdivision
+            .keys()
+            .map(String::as_str)
+            .collect();
+        codes.sort_unstable();
+        Err(ConfigError::Invalid {
+            file: self.file.clone(),
+            key: format!("steering.subdivision.{}", codes[0]),
+            value: codes.join(", "),
+            reason: format!(
+                "the geo database ({database_type}) has no subdivision data, so subdivision rules could never match: use GeoLite2-City, GeoIP2-City or the full DB-IP City Lite file, or steer by country"
+            ),
+        })
+    }
+
     pub fn region(&self, id: RegionId) -> &Region {
         &self.regions[id.index()]
     }

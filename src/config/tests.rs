@@ -626,3 +626,54 @@ fn a_missing_main_file_hints_at_config_and_shows_the_os_error_once() {
     );
     assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
 }
+
+#[test]
+fn subdivision_rules_need_a_database_with_subdivisions() {
+    use crate::geo::GeoDb;
+
+    let shipped = load(&repo("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(shipped.steering.subdivision.is_empty());
+    shipped
+        .check_geo("DBIP-City-Lite", false)
+        .unwrap_or_else(|e| panic!("no subdivision rules, nothing to refuse: {e}"));
+
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(&main, |t| {
+        t.replace(
+            "# \"US-HI\" = [\"ap-southeast\", \"us-east\"]",
+            "\"US-HI\" = [\"ap-southeast\", \"us-east\"]",
+        )
+    });
+    let config = load(&main).unwrap_or_else(|e| panic!("{e}"));
+    let error = config
+        .check_geo("GeoLite2-Country", false)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .to_string();
+    for part in [
+        "meridian.toml",
+        "steering.subdivision.US-HI",
+        "GeoLite2-Country",
+        "GeoLite2-City",
+        "GeoIP2-City",
+        "DB-IP City Lite",
+    ] {
+        assert!(error.contains(part), "{error} should mention {part}");
+    }
+
+    // With the real files: the city test database has subdivisions, the country one not.
+    let city = GeoDb::open(&repo("tests/data/geo/GeoIP2-City-Test.mmdb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    config
+        .check_geo(city.database_type(), city.has_subdivisions())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let country = GeoDb::open(&repo("tests/data/geo/GeoLite2-Country-Test.mmdb"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = config
+        .check_geo(country.database_type(), country.has_subdivisions())
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .to_string();
+    assert!(error.contains(country.database_type()), "{error}");
+}

@@ -154,8 +154,12 @@ fn bad_values_name_file_key_and_value() {
     );
     refused(
         "regions/eu-west.toml",
-        |t| t.replace("name = \"eu-west\"", "name = \"us-east\""),
-        &["name", "us-east", "file name"],
+        |t| t.replace("name = \"eu-west\"", "name = \"eu-central\""),
+        &[
+            "name",
+            "eu-central",
+            "must match the file name (eu-west.toml)",
+        ],
     );
     refused(
         "meridian.toml",
@@ -271,14 +275,34 @@ fn long_txt_values_are_cut_into_valid_strings() {
 
 #[test]
 fn duplicate_regions_are_refused() {
+    // A copied file: the copy is blamed, the original is named, and the rule that fired is
+    // the duplicate rule (not "must match the file name", which would fire on the copy too).
     let dir = copy_config(&repo("meridian.toml"));
     let regions = dir.path().join("regions");
     fs::copy(regions.join("eu-west.toml"), regions.join("eu-west-2.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let error = load_err(&dir.path().join("meridian.toml")).to_string();
     assert!(
-        error.contains("eu-west-2.toml") && error.contains("eu-west"),
+        error.contains("regions/eu-west-2.toml: name = eu-west: duplicate region name")
+            && error.contains("regions/eu-west.toml names the same region"),
         "{error}"
+    );
+    // Renaming a region to an existing one: the renamed file is blamed, whatever the order.
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("name = \"eu-west\"", "name = \"us-east\""),
+        &[
+            "name = us-east: duplicate region name",
+            "regions/us-east.toml names the same region",
+        ],
+    );
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("name = \"us-east\"", "name = \"eu-west\""),
+        &[
+            "name = eu-west: duplicate region name",
+            "regions/eu-west.toml names the same region",
+        ],
     );
 }
 

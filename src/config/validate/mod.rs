@@ -133,7 +133,9 @@ fn load_regions(
     if files.len() > usize::from(u16::MAX) {
         return Err(Checker { file: main_file }.invalid("regions", dir.display(), "too many"));
     }
-    let mut regions: Vec<Region> = Vec::with_capacity(files.len());
+    // Every file is parsed before any is checked, so a copied file is reported as the
+    // duplicate it is, not as a name that does not match its file name.
+    let mut parsed: Vec<(&Path, RawRegion)> = Vec::with_capacity(files.len());
     for file in &files {
         let bytes = read_file(file, None)?;
         hasher.add(
@@ -141,11 +143,28 @@ fn load_regions(
             &bytes,
         );
         let raw: RawRegion = parse_file(file, &bytes)?;
-        let region = Checker { file }.region(raw)?;
-        if regions.iter().any(|other| other.name == region.name) {
-            return Err(Checker { file }.invalid("name", &region.name, "duplicate region name"));
+        if let Some((other_file, _)) = parsed.iter().find(|(_, other)| other.name == raw.name) {
+            // Blame the file whose name does not match the region: that one is the copy.
+            let named_after = |path: &Path| path.file_stem().is_some_and(|stem| *stem == *raw.name);
+            let (blamed, other) = if named_after(file) {
+                (*other_file, file.as_path())
+            } else {
+                (file.as_path(), *other_file)
+            };
+            return Err(Checker { file: blamed }.invalid(
+                "name",
+                &raw.name,
+                format!(
+                    "duplicate region name: {} names the same region",
+                    other.display()
+                ),
+            ));
         }
-        regions.push(region);
+        parsed.push((file, raw));
+    }
+    let mut regions: Vec<Region> = Vec::with_capacity(parsed.len());
+    for (file, raw) in parsed {
+        regions.push(Checker { file }.region(raw)?);
     }
     regions.sort_by(|a, b| a.name.cmp(&b.name));
     for (index, region) in regions.iter_mut().enumerate() {

@@ -137,13 +137,13 @@ mod tests {
         let from_file = Some("from-the-file-0123456".to_string());
         let chosen = |env: Option<&str>| {
             resolve(file, from_file.clone(), env.map(str::to_string))
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|| panic!("no token"))
+                .unwrap()
+                .expect("no token")
         };
         assert!(chosen(Some(SECRET)).matches(SECRET));
         assert!(chosen(Some("")).matches("from-the-file-0123456"));
         assert!(chosen(None).matches("from-the-file-0123456"));
-        let none = resolve(file, None, Some(String::new())).unwrap_or_else(|e| panic!("{e}"));
+        let none = resolve(file, None, Some(String::new())).unwrap();
         assert!(none.is_none());
     }
 
@@ -151,8 +151,7 @@ mod tests {
     fn short_tokens_are_refused_without_showing_them() {
         let file = Path::new("meridian.toml");
         let from_file = resolve(file, Some("hunter2xx".to_string()), None)
-            .err()
-            .unwrap_or_else(|| panic!("accepted"))
+            .expect_err("accepted")
             .to_string();
         assert!(
             from_file.contains("meridian.toml")
@@ -163,8 +162,7 @@ mod tests {
             "{from_file}"
         );
         let from_env = resolve(file, None, Some("hunter2xx".to_string()))
-            .err()
-            .unwrap_or_else(|| panic!("accepted"))
+            .expect_err("accepted")
             .to_string();
         assert!(
             from_env.contains("MERIDIAN_ADMIN_TOKEN")

@@ -198,7 +198,7 @@ mod tests {
     }
 
     fn open(path: &str) -> GeoDb {
-        GeoDb::open(&repo(path)).unwrap_or_else(|e| panic!("{e}"))
+        GeoDb::open(&repo(path)).unwrap()
     }
 
     #[test]
@@ -232,10 +232,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_shows_the_os_error_once() {
-        let error = GeoDb::open(&repo("tests/data/geo/missing.mmdb"))
-            .map(|_| ())
-            .err()
-            .unwrap_or_else(|| panic!("accepted"));
+        let error = GeoDb::open(&repo("tests/data/geo/missing.mmdb")).expect_err("accepted");
         assert!(matches!(error, GeoError::Open { .. }), "{error}");
         let chain = format!("{:#}", anyhow::Error::from(error));
         assert!(chain.contains("missing.mmdb"), "{chain}");

@@ -66,6 +66,9 @@ pub enum ConfigError {
 pub struct Config {
     /// The `meridian.toml` this was loaded from.
     pub file: PathBuf,
+    /// The folder the region files were read from (`regions` resolved against the folder of
+    /// `meridian.toml`): what a reload watches besides `file`.
+    pub regions_dir: PathBuf,
     pub zone: Zone,
     pub services: Vec<Service>,
     pub answer: AnswerPolicy,

@@ -71,6 +71,7 @@ fn shipped_configs_parse() {
     assert_eq!(demo.zone.apex.to_string(), "gtm.test.");
     assert_eq!(demo.services[0].name.to_string(), "www.gtm.test.");
     assert_eq!(demo.answer.ttl, 30);
+    assert_eq!(demo.regions_dir, repo("regions"));
     let us = demo.region_by_name("us-east").expect("us-east");
     assert_eq!(
         (us.location.latitude, us.location.longitude),

@@ -37,8 +37,9 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
     );
     let raw: RawMain = parse_file(path, &bytes)?;
     let base = path.parent().unwrap_or(Path::new("."));
+    let regions_dir = base.join(&raw.regions);
     let regions = load_regions(path, base, &raw.regions, &mut hasher)?;
-    regions::require_distinct_listen(&base.join(&raw.regions), &regions)?;
+    regions::require_distinct_listen(&regions_dir, &regions)?;
     let check = Checker { file: path };
 
     let zone = check.zone(&raw.zone)?;
@@ -66,10 +67,11 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
     ));
     let admin_token = admin::resolve(path, raw.admin.token, env_token)?;
     if admin_token.is_none() {
-        regions::require_loopback_status(&base.join(&raw.regions), &regions)?;
+        regions::require_loopback_status(&regions_dir, &regions)?;
     }
     Ok(Config {
         file: path.to_path_buf(),
+        regions_dir,
         zone,
         services,
         answer,

@@ -92,7 +92,17 @@ impl Config {
     /// Reads and validates `meridian.toml` and the region files it points at, and takes
     /// the admin token from `MERIDIAN_ADMIN_TOKEN` when that is set and non-empty.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        validate::load(path, admin::token_from_env()?)
+        Self::load_with_env_token(path, admin::token_from_env()?)
+    }
+
+    /// As [`Config::load`], with the value of `MERIDIAN_ADMIN_TOKEN` given instead of read
+    /// from the process environment: for tests, which must not depend on the environment
+    /// they run in (and cannot safely change it), and for tools that take it elsewhere.
+    pub fn load_with_env_token(
+        path: &Path,
+        env_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        validate::load(path, env_token)
     }
 
     /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.

@@ -43,7 +43,7 @@ fn edit(path: &Path, change: impl FnOnce(String) -> String) {
 /// Loads as `Config::load` does, but with `MERIDIAN_ADMIN_TOKEN` unset whatever the
 /// environment of the test run says.
 fn load(main: &Path) -> Result<Config, ConfigError> {
-    super::validate::load(main, None)
+    Config::load_with_env_token(main, None)
 }
 
 fn load_err(main: &Path) -> ConfigError {
@@ -428,7 +428,7 @@ fn a_status_endpoint_beyond_loopback_needs_an_admin_token() {
         assert!(error.contains(part), "{error} should mention {part}");
     }
 
-    let from_env = super::validate::load(&main, Some(SECRET.to_string())).unwrap();
+    let from_env = Config::load_with_env_token(&main, Some(SECRET.to_string())).unwrap();
     let token = from_env.admin_token.as_ref().expect("no token");
     assert!(token.matches(SECRET));
     assert!(
@@ -632,14 +632,14 @@ fn a_token_in_the_file_overridden_by_the_environment_is_a_warning() {
     let main = dir.path().join("meridian.toml");
     edit(&main, |t| format!("{t}\n[admin]\ntoken = \"{SECRET}\"\n"));
     let config =
-        super::validate::load(&main, Some("another-token-0123456789".to_string())).unwrap();
+        Config::load_with_env_token(&main, Some("another-token-0123456789".to_string())).unwrap();
     assert_eq!(config.warnings.len(), 1, "{:?}", config.warnings);
     assert!(
         config.warnings[0].contains("admin.token")
             && config.warnings[0].contains("MERIDIAN_ADMIN_TOKEN")
     );
     assert!(!config.warnings[0].contains(SECRET));
-    let config = super::validate::load(&main, Some(String::new())).unwrap();
+    let config = Config::load_with_env_token(&main, Some(String::new())).unwrap();
     assert!(
         config.warnings.is_empty(),
         "an empty variable overrides nothing"

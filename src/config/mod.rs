@@ -1,10 +1,13 @@
 //! Configuration: TOML files -> raw serde structs -> one validated [`Config`].
 //!
-//! The pipeline is `read` (I/O) -> `raw` (serde shapes, `deny_unknown_fields`, defaults) ->
-//! `validate` (cross-field rules, typed values). Only this module knows TOML. Every error
-//! names the file, the key and the bad value, and a config is either entirely valid or
-//! refused: callers never see half of one.
+//! The pipeline is read (`validate/mod.rs`, the only I/O) -> `raw` (serde shapes,
+//! `deny_unknown_fields`, defaults) -> validate (`validate/{zone,regions,steering}.rs`:
+//! cross-field rules, typed values). Only this module knows TOML. Every error names the
+//! file, the key and the bad value, and a config is either entirely valid or refused:
+//! callers never see half of one.
 
+mod admin;
+mod hash;
 mod raw;
 mod validate;
 
@@ -21,13 +24,23 @@ use ipnet::IpNet;
 
 use crate::region::{Region, RegionId};
 
+pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
+
 /// A configuration problem, naming where it is and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read: {source}", file.display())]
+    /// The OS error is part of the message and deliberately not a `source()`, so a chain
+    /// printed with anyhow's `{:#}` shows it exactly once.
+    #[error(
+        "{}: cannot read: {error}{}",
+        file.display(),
+        hint.map(|hint| format!(" ({hint})")).unwrap_or_default()
+    )]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
+        /// What to do about it, when there is something obvious.
+        hint: Option<&'static str>,
     },
     /// Syntax, a wrong type or an unknown key; toml's message carries line, key and value.
     #[error("{}: {message}", file.display())]
@@ -39,6 +52,13 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// A setting from the environment rather than a file; secrets are shown redacted.
+    #[error("environment variable {variable} = {value}: {reason}")]
+    Environment {
+        variable: String,
+        value: String,
+        reason: String,
+    },
 }
 
 /// The whole validated configuration of a Meridian deployment.
@@ -46,10 +66,9 @@ pub enum ConfigError {
 pub struct Config {
     /// The `meridian.toml` this was loaded from.
     pub file: PathBuf,
-    /// The folder the region files were read from.
+    /// The folder the region files were read from (`regions` resolved against the folder of
+    /// `meridian.toml`): what a reload watches besides `file`.
     pub regions_dir: PathBuf,
-    /// SHA-256 of the files read, hex (TEMPORARY until the config branch lands).
-    pub content_hash: String,
     pub zone: Zone,
     pub services: Vec<Service>,
     pub answer: AnswerPolicy,
@@ -57,12 +76,67 @@ pub struct Config {
     pub steering: SteeringRules,
     /// Sorted by name; `regions[i].id == RegionId(i)`.
     pub regions: Vec<Region>,
+    /// Lower-case hex SHA-256 over `meridian.toml` and every region file (names relative to
+    /// the config folder, so a copy elsewhere hashes the same). Equal hashes mean equal
+    /// configs: nodes compare it to spot drift, logs print [`Config::short_hash`].
+    pub content_hash: String,
+    /// Guards the dashboard and admin API; from `MERIDIAN_ADMIN_TOKEN` or `[admin] token`.
+    /// `None` is only allowed while every region's `listen.status` is a loopback address.
+    pub admin_token: Option<AdminToken>,
+    /// Advice that does not refuse the config (each names file, key and value): print them
+    /// in `check-config` and log them at WARN when a node starts or reloads.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
-    /// Reads and validates `meridian.toml` and the region files it points at.
+    /// Reads and validates `meridian.toml` and the region files it points at, and takes
+    /// the admin token from `MERIDIAN_ADMIN_TOKEN` when that is set and non-empty.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        validate::load(path)
+        Self::load_with_env_token(path, admin::token_from_env()?)
+    }
+
+    /// As [`Config::load`], with the value of `MERIDIAN_ADMIN_TOKEN` given instead of read
+    /// from the process environment: for tests, which must not depend on the environment
+    /// they run in (and cannot safely change it), and for tools that take it elsewhere.
+    pub fn load_with_env_token(
+        path: &Path,
+        env_token: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        validate::load(path, env_token)
+    }
+
+    /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.
+    pub fn short_hash(&self) -> &str {
+        self.content_hash.get(..12).unwrap_or(&self.content_hash)
+    }
+
+    /// Checks the config against the geo database it will run with (the file in `[geo]` or
+    /// a `--geo-db` override): `steering.subdivision` rules need a database whose records
+    /// carry subdivisions, or they could never match. Call it after opening the database,
+    /// at start-up, in `check-config` and before swapping in a reloaded file.
+    pub fn check_geo(
+        &self,
+        database_type: &str,
+        has_subdivisions: bool,
+    ) -> Result<(), ConfigError> {
+        if has_subdivisions || self.steering.subdivision.is_empty() {
+            return Ok(());
+        }
+        let mut codes: Vec<&str> = self
+            .steering
+            .subdivision
+            .keys()
+            .map(String::as_str)
+            .collect();
+        codes.sort_unstable();
+        Err(ConfigError::Invalid {
+            file: self.file.clone(),
+            key: format!("steering.subdivision.{}", codes[0]),
+            value: codes.join(", "),
+            reason: format!(
+                "the geo database ({database_type}) has no subdivision data, so subdivision rules could never match: use GeoLite2-City, GeoIP2-City or the full DB-IP City Lite file, or steer by country"
+            ),
+        })
     }
 
     pub fn region(&self, id: RegionId) -> &Region {

@@ -23,6 +23,8 @@ pub(super) struct RawMain {
     pub(super) geo: RawGeo,
     #[serde(default)]
     pub(super) steering: RawSteering,
+    #[serde(default)]
+    pub(super) admin: RawAdmin,
 }
 
 fn default_regions_dir() -> PathBuf {
@@ -164,6 +166,13 @@ pub(super) struct RawSteering {
     pub(super) country: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub(super) continent: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    /// Overridden by `MERIDIAN_ADMIN_TOKEN`, the preferred place for a secret.
+    pub(super) token: Option<String>,
 }
 
 /// `regions/<name>.toml`.

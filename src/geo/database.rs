@@ -11,10 +11,12 @@ use super::place::{Place, RawRecord};
 /// Why a database file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("{}: cannot open the geo database: {source}", path.display())]
+    /// The reader's error is part of the message and deliberately not a `source()`: it
+    /// already repeats its own cause, and anyhow's `{:#}` would print the OS error again.
+    #[error("{}: cannot open the geo database: {error}", path.display())]
     Open {
         path: PathBuf,
-        source: MaxMindDbError,
+        error: MaxMindDbError,
     },
     #[error(
         "{}: database type {database_type:?} is not supported: use a GeoIP2/GeoLite2/DB-IP City or Country database",
@@ -37,12 +39,18 @@ pub enum GeoError {
 /// How many records are sampled at load to prove the layout.
 const LAYOUT_SAMPLE: usize = 256;
 
+/// How many records are sampled at load, at most, to find one with a subdivision. More than
+/// for the layout: a City database may begin with networks placed only by country. Walking
+/// them costs a few milliseconds once per load.
+const SUBDIVISION_SAMPLE: usize = 4096;
+
 /// A validated database, immutable once loaded.
 #[derive(Debug)]
 pub struct GeoDb {
     reader: Reader<Vec<u8>>,
     path: PathBuf,
     generation: u64,
+    has_subdivisions: bool,
 }
 
 /// Source of [`GeoDb::generation`]; never reused within a process.
@@ -60,20 +68,22 @@ pub struct Lookup {
 impl GeoDb {
     /// Reads the whole file into memory and checks it is a City or Country database.
     pub fn open(path: &Path) -> Result<Self, GeoError> {
-        let reader = Reader::open_readfile(path).map_err(|source| GeoError::Open {
+        let reader = Reader::open_readfile(path).map_err(|error| GeoError::Open {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
-        let db = Self {
+        let mut db = Self {
             reader,
             path: path.to_path_buf(),
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            has_subdivisions: false,
         };
-        db.validate()?;
+        db.has_subdivisions = db.validate()?;
         Ok(db)
     }
 
-    fn validate(&self) -> Result<(), GeoError> {
+    /// Checks the type and layout; returns whether sampled records carry subdivisions.
+    fn validate(&self) -> Result<bool, GeoError> {
         let database_type = self.database_type().to_string();
         let lower = database_type.to_ascii_lowercase();
         if !["city", "country", "enterprise"]
@@ -85,25 +95,48 @@ impl GeoDb {
                 database_type,
             });
         }
+        // Country databases have no subdivision field at all: do not walk them for one.
+        let may_have_subdivisions = ["city", "enterprise"]
+            .iter()
+            .any(|kind| lower.contains(kind));
         // A flat layout decodes into an empty record without error; sample real records and
-        // insist that some of them carry a country.
-        let options = WithinOptions::default();
-        let has_country = self.reader.networks(options).is_ok_and(|networks| {
-            networks
+        // insist that some of the first ones carry a country.
+        let (mut has_country, mut has_subdivisions) = (false, false);
+        if let Ok(networks) = self.reader.networks(WithinOptions::default()) {
+            let records = networks
                 .filter_map(Result::ok)
                 .filter(|result| result.has_data())
-                .take(LAYOUT_SAMPLE)
-                .any(|result| {
-                    matches!(result.decode::<RawRecord<'_>>(), Ok(Some(record)) if Place::from_record(&record).country.is_some())
-                })
-        });
+                .take(SUBDIVISION_SAMPLE);
+            for (index, result) in records.enumerate() {
+                if index == LAYOUT_SAMPLE && !has_country {
+                    break;
+                }
+                let Ok(Some(record)) = result.decode::<RawRecord<'_>>() else {
+                    continue;
+                };
+                let place = Place::from_record(&record);
+                has_country |= place.country.is_some();
+                has_subdivisions |= place.subdivision.is_some();
+                if has_country && (has_subdivisions || !may_have_subdivisions) {
+                    break;
+                }
+            }
+        }
         if !has_country {
             return Err(GeoError::NoCountries {
                 path: self.path.clone(),
                 database_type,
             });
         }
-        Ok(())
+        Ok(may_have_subdivisions && has_subdivisions)
+    }
+
+    /// Whether steering by subdivision (`steering.subdivision`) can match anything: true for
+    /// City and Enterprise databases whose sampled records carry subdivisions (GeoLite2-City,
+    /// GeoIP2-City, the full DB-IP City Lite file), false for Country databases and the
+    /// shipped coarse file.
+    pub fn has_subdivisions(&self) -> bool {
+        self.has_subdivisions
     }
 
     /// Unique per loaded file: caches keyed by record offset are valid for one generation.
@@ -151,5 +184,58 @@ impl GeoDb {
             },
             Err(_) => Place::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{GeoDb, GeoError};
+
+    fn repo(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
+
+    fn open(path: &str) -> GeoDb {
+        GeoDb::open(&repo(path)).unwrap()
+    }
+
+    #[test]
+    fn city_databases_with_subdivisions_say_so() {
+        for path in [
+            "tests/data/geo/GeoIP2-City-Test.mmdb",
+            "tests/data/geo/GeoLite2-City-Test.mmdb",
+        ] {
+            assert!(open(path).has_subdivisions(), "{path}");
+        }
+    }
+
+    #[test]
+    fn country_databases_and_the_coarse_file_have_no_subdivisions() {
+        for path in [
+            "tests/data/geo/GeoLite2-Country-Test.mmdb",
+            "tests/data/geo/GeoIP2-Country-Test.mmdb",
+            "geo-data/dbip-city-lite-coarse.mmdb",
+        ] {
+            let db = open(path);
+            assert!(!db.has_subdivisions(), "{path} ({})", db.database_type());
+        }
+        // The coarse file is a City layout: it is the sampling, not the type, that decides.
+        let coarse = open("geo-data/dbip-city-lite-coarse.mmdb");
+        assert!(
+            coarse.database_type().to_ascii_lowercase().contains("city"),
+            "{}",
+            coarse.database_type()
+        );
+    }
+
+    #[test]
+    fn a_missing_file_shows_the_os_error_once() {
+        let error = GeoDb::open(&repo("tests/data/geo/missing.mmdb")).expect_err("accepted");
+        assert!(matches!(error, GeoError::Open { .. }), "{error}");
+        let chain = format!("{:#}", anyhow::Error::from(error));
+        assert!(chain.contains("missing.mmdb"), "{chain}");
+        assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
     }
 }

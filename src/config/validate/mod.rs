@@ -1,0 +1,215 @@
+//! The one validation step: reads the files, turns raw structs into a typed [`Config`] or
+//! returns the first error.
+//!
+//! This file holds the pipeline (main file, region files) and the helpers every rule uses;
+//! the rules themselves live beside it, one concept per file.
+
+mod codes;
+mod regions;
+mod steering;
+mod warnings;
+mod zone;
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::admin;
+use super::hash::ContentHasher;
+use super::raw::{RawMain, RawRegion};
+use super::{AnswerPolicy, Config, ConfigError, GeoSettings};
+use crate::region::{Region, RegionId};
+
+/// DNS TTLs are 31-bit (RFC 2181 section 8).
+const MAX_TTL: u32 = 0x7fff_ffff;
+
+/// Loads the config at `path`; `env_token` is the value of `MERIDIAN_ADMIN_TOKEN`, passed in
+/// so that tests do not depend on (or change) the process environment.
+pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, ConfigError> {
+    let mut hasher = ContentHasher::new();
+    let bytes = read_file(path, Some("use --config PATH to point at it"))?;
+    hasher.add(
+        Path::new(path.file_name().unwrap_or(path.as_os_str())),
+        &bytes,
+    );
+    let raw: RawMain = parse_file(path, &bytes)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let regions_dir = base.join(&raw.regions);
+    let regions = load_regions(path, base, &raw.regions, &mut hasher)?;
+    regions::require_distinct_listen(&regions_dir, &regions)?;
+    let check = Checker { file: path };
+
+    let zone = check.zone(&raw.zone)?;
+    let services = check.services(&raw, &zone)?;
+    let answer = AnswerPolicy {
+        ttl: check.ttl("answer.ttl", raw.answer.ttl)?,
+        max_addresses: match raw.answer.max_addresses {
+            0 => return Err(check.invalid("answer.max_addresses", 0, "must be at least 1")),
+            n => n,
+        },
+    };
+    if raw.geo.reload_check_seconds == 0 {
+        return Err(check.invalid("geo.reload_check_seconds", 0, "must be at least 1"));
+    }
+    let geo = GeoSettings {
+        database: base.join(&raw.geo.database),
+        reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
+    };
+    let steering = check.steering(&raw.steering, &regions)?;
+    let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
+    warnings.extend(warnings::token_overridden(
+        path,
+        raw.admin.token.is_some(),
+        env_token.as_deref(),
+    ));
+    let admin_token = admin::resolve(path, raw.admin.token, env_token)?;
+    if admin_token.is_none() {
+        regions::require_loopback_status(&regions_dir, &regions)?;
+    }
+    Ok(Config {
+        file: path.to_path_buf(),
+        regions_dir,
+        zone,
+        services,
+        answer,
+        geo,
+        steering,
+        regions,
+        content_hash: hasher.finish(),
+        admin_token,
+        warnings,
+    })
+}
+
+/// Reads a whole file once: the bytes that are hashed are the bytes that are parsed.
+/// `hint_if_missing` is added to the error when the file does not exist.
+fn read_file(path: &Path, hint_if_missing: Option<&'static str>) -> Result<Vec<u8>, ConfigError> {
+    fs::read(path).map_err(|error| ConfigError::Read {
+        file: path.to_path_buf(),
+        hint: hint_if_missing.filter(|_| error.kind() == std::io::ErrorKind::NotFound),
+        error,
+    })
+}
+
+fn parse_file<T: DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, ConfigError> {
+    let text = std::str::from_utf8(bytes).map_err(|error| ConfigError::Parse {
+        file: path.to_path_buf(),
+        message: format!("not UTF-8 text: {error}"),
+    })?;
+    toml::from_str(text).map_err(|error| ConfigError::Parse {
+        file: path.to_path_buf(),
+        message: error.to_string().trim_end().to_string(),
+    })
+}
+
+/// Loads every `*.toml` in the regions folder, sorted by name so ids are stable, and adds
+/// each file to the content hash under its name relative to the config folder.
+fn load_regions(
+    main_file: &Path,
+    base: &Path,
+    regions_dir: &Path,
+    hasher: &mut ContentHasher,
+) -> Result<Vec<Region>, ConfigError> {
+    let dir = base.join(regions_dir);
+    let dir = dir.as_path();
+    let entries = fs::read_dir(dir).map_err(|error| ConfigError::Read {
+        file: dir.to_path_buf(),
+        error,
+        hint: None,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Checker { file: main_file }.invalid(
+            "regions",
+            dir.display(),
+            "the folder holds no region files (<name>.toml)",
+        ));
+    }
+    if files.len() > usize::from(u16::MAX) {
+        return Err(Checker { file: main_file }.invalid("regions", dir.display(), "too many"));
+    }
+    // Every file is parsed before any is checked, so a copied file is reported as the
+    // duplicate it is, not as a name that does not match its file name.
+    let mut parsed: Vec<(&Path, RawRegion)> = Vec::with_capacity(files.len());
+    for file in &files {
+        let bytes = read_file(file, None)?;
+        hasher.add(
+            &regions_dir.join(file.file_name().unwrap_or_default()),
+            &bytes,
+        );
+        let raw: RawRegion = parse_file(file, &bytes)?;
+        if let Some((other_file, _)) = parsed.iter().find(|(_, other)| other.name == raw.name) {
+            // Blame the file whose name does not match the region: that one is the copy.
+            let named_after = |path: &Path| path.file_stem().is_some_and(|stem| *stem == *raw.name);
+            let (blamed, other) = if named_after(file) {
+                (*other_file, file.as_path())
+            } else {
+                (file.as_path(), *other_file)
+            };
+            return Err(Checker { file: blamed }.invalid(
+                "name",
+                &raw.name,
+                format!(
+                    "duplicate region name: {} names the same region",
+                    other.display()
+                ),
+            ));
+        }
+        parsed.push((file, raw));
+    }
+    let mut regions: Vec<Region> = Vec::with_capacity(parsed.len());
+    for (file, raw) in parsed {
+        regions.push(Checker { file }.region(raw)?);
+    }
+    regions.sort_by(|a, b| a.name.cmp(&b.name));
+    for (index, region) in regions.iter_mut().enumerate() {
+        // Bounded above by the u16::MAX check.
+        region.id = RegionId(u16::try_from(index).unwrap_or(u16::MAX));
+    }
+    Ok(regions)
+}
+
+/// Validation helpers bound to the file being checked, so every error names it.
+struct Checker<'a> {
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn invalid(
+        &self,
+        key: impl Into<String>,
+        value: impl std::fmt::Display,
+        reason: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn ttl(&self, key: &str, ttl: u32) -> Result<u32, ConfigError> {
+        if ttl > MAX_TTL {
+            return Err(self.invalid(key, ttl, format!("must be at most {MAX_TTL}")));
+        }
+        Ok(ttl)
+    }
+}
+
+fn first_duplicate<T: Eq + std::hash::Hash + Copy + std::fmt::Debug>(
+    items: &[T],
+) -> Option<String> {
+    let mut seen = HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .find(|item| !seen.insert(**item))
+        .map(|item| format!("{item:?}"))
+}

@@ -1,0 +1,50 @@
+//! Advice that does not refuse a config: likely mistakes that are sometimes deliberate.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::config::{ADMIN_TOKEN_ENV, Zone};
+use crate::region::Region;
+
+/// Glue that points at no region's DNS address: fine for a secondary run elsewhere, but
+/// usually a name server that was renumbered or a typo.
+pub(super) fn glue_outside_regions(
+    main_file: &Path,
+    zone: &Zone,
+    regions: &[Region],
+) -> Vec<String> {
+    let dns_ips: HashSet<IpAddr> = regions
+        .iter()
+        .flat_map(|region| region.listen.dns.iter())
+        .map(|addr| addr.ip().to_canonical())
+        .collect();
+    let mut warnings = Vec::new();
+    for name_server in &zone.name_servers {
+        for glue in &name_server.addresses {
+            if !dns_ips.contains(&glue.to_canonical()) {
+                let name = name_server.name.to_string();
+                warnings.push(format!(
+                    "{}: zone.ns {}: glue {glue} matches no region's listen.dns; is this name server a Meridian node?",
+                    main_file.display(),
+                    name.trim_end_matches('.'),
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+/// A token in the file that the environment overrides is dead text, and a secret on disk.
+pub(super) fn token_overridden(
+    main_file: &Path,
+    in_file: bool,
+    from_env: Option<&str>,
+) -> Option<String> {
+    (in_file && from_env.is_some_and(|value| !value.is_empty())).then(|| {
+        format!(
+            "{}: admin.token = <redacted>: overridden by {ADMIN_TOKEN_ENV}; remove the secret from the file",
+            main_file.display()
+        )
+    })
+}

@@ -595,6 +595,25 @@ fn listen_addresses_are_not_shared() {
             "this region's listen.http",
         ],
     );
+    // A wildcard may repeat across regions: their nodes run on different hosts.
+    let dir = copy_config(&repo("meridian.toml"));
+    for region in ["us-east", "eu-west"] {
+        let file = dir.path().join(format!("regions/{region}.toml"));
+        let octet = if region == "us-east" { 1 } else { 2 };
+        edit(&file, |t| {
+            t.replace(
+                &format!("http = \"127.0.{octet}.1:8080\""),
+                "http = \"0.0.0.0:8080\"",
+            )
+        });
+    }
+    let config = load(&dir.path().join("meridian.toml")).unwrap();
+    let wildcards = config
+        .regions
+        .iter()
+        .filter(|region| region.listen.http.is_some_and(|a| a.ip().is_unspecified()))
+        .count();
+    assert_eq!(wildcards, 2);
     // Port 0 means "any free port": the test topology binds every region that way.
     let config = load(&repo("tests/data/config/meridian.toml")).unwrap();
     let ports: Vec<u16> = config

@@ -139,7 +139,9 @@ pub(super) fn require_loopback_status(
 
 /// No two sockets of the config may share an address, within a region or across regions:
 /// the demo runs every region in one process, and a node's DNS, HTTP and status sockets
-/// would clash on TCP. Port 0 asks the OS for a free port, so it never clashes.
+/// would clash on TCP. Port 0 asks the OS for a free port, so it never clashes. A wildcard
+/// address (`0.0.0.0:80`) may repeat across regions: their nodes run on different hosts,
+/// and a wildcard names no host; within one region it still clashes.
 pub(super) fn require_distinct_listen(
     regions_dir: &Path,
     regions: &[Region],
@@ -159,7 +161,10 @@ pub(super) fn require_distinct_listen(
             }
             let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
             if let Some((_, other_region, other_key)) =
-                seen.iter().find(|(seen_addr, ..)| *seen_addr == canonical)
+                seen.iter().find(|(seen_addr, other_region, _)| {
+                    *seen_addr == canonical
+                        && (*other_region == region.name || !canonical.ip().is_unspecified())
+                })
             {
                 let owner = if *other_region == region.name {
                     format!("this region's {other_key}")

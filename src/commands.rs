@@ -33,10 +33,27 @@ pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<
     writeln!(out, "  regions: {}", regions.join(", "))?;
     writeln!(
         out,
-        "  geo database: {} ({})",
+        "  geo database: {} ({}{})",
         view.geo.path().display(),
-        view.geo.database_type()
+        view.geo.database_type(),
+        if view.geo.has_subdivisions() {
+            ", with subdivisions"
+        } else {
+            ", no subdivisions"
+        }
     )?;
+    writeln!(
+        out,
+        "  admin token: {}",
+        if config.admin_token.is_some() {
+            "set"
+        } else {
+            "not set (admin actions off)"
+        }
+    )?;
+    for warning in &config.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
+use crate::config::AdminToken;
 use crate::dashboard::NodeIdentity;
 use crate::node::{ListenPlan, RegionNode, RegionSockets, log_start, serve_until_stopped};
 use crate::reload::{ListenFromConfig, Reloader, Source, short};
@@ -53,6 +54,8 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         };
         bound.push(RegionSockets::bind(&region.name, &plan)?);
     }
+    // A configured token wins; otherwise the demo makes one up and prints it.
+    let configured_token = config.admin_token.is_some();
     let token = demo_token();
     let started = Instant::now();
     let identities: Vec<NodeIdentity> = config
@@ -137,7 +140,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             reloader,
             sockets,
             CancellationToken::new(),
-            Some(token.clone()),
+            (!configured_token).then(|| AdminToken::generated(token.clone())),
         ));
     }
 
@@ -196,13 +199,22 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         config_path.display(),
         std::process::id()
     )?;
+    let shown_token = if configured_token {
+        "$MERIDIAN_ADMIN_TOKEN"
+    } else {
+        token.as_str()
+    };
     if let Some(status) = first_status {
         writeln!(
             out,
-            "  cargo run --release -- reload --node http://{status} --token {token}"
+            "  cargo run --release -- reload --node http://{status} --token {shown_token}"
         )?;
     }
-    writeln!(out, "Admin token of this demo: {token}")?;
+    if configured_token {
+        writeln!(out, "Admin token: the configured one")?;
+    } else {
+        writeln!(out, "Admin token of this demo: {token}")?;
+    }
     writeln!(out, "Ctrl-C stops.")?;
     out.flush()?;
     drop(out);

@@ -108,7 +108,7 @@ impl RegionNode {
         reloader: Arc<Reloader>,
         sockets: RegionSockets,
         shutdown: CancellationToken,
-        fallback_token: Option<String>,
+        fallback_token: Option<crate::config::AdminToken>,
     ) -> Self {
         let node = Self {
             region: identity.region.clone(),
@@ -337,6 +337,15 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         http: args.http_listen.is_none(),
         status: args.status_listen.is_none(),
     };
+    if let Some(status) = args.status_listen
+        && !status.ip().is_loopback()
+        && view.config.admin_token.is_none()
+    {
+        anyhow::bail!(
+            "--status-listen {status}: a status listener off loopback needs an admin token ([admin] token in meridian.toml or {})",
+            crate::config::ADMIN_TOKEN_ENV
+        );
+    }
     let sockets = RegionSockets::bind(&region.name, &plan)?;
     let identity = NodeIdentity {
         region: region.name.clone(),
@@ -370,4 +379,7 @@ pub fn log_start(identity: &NodeIdentity, view: &crate::view::View, sockets: &Re
         status = ?sockets.status_addr(),
         "node starting"
     );
+    for warning in &view.config.warnings {
+        tracing::warn!(region = %identity.region, "config: {warning}");
+    }
 }

@@ -63,12 +63,18 @@ impl Source {
     pub fn load_view(&self) -> Result<View, LoadError> {
         let config = self.load_config()?;
         let geo = GeoDb::open(&config.geo.database)?;
+        check_geo(&config, &geo)?;
         Ok(View::new(
             Arc::new(config),
             Arc::new(geo),
             Arc::new(HealthSnapshot::empty()),
         ))
     }
+}
+
+/// The rules that depend on the database (subdivision overrides need subdivision data).
+fn check_geo(config: &Config, geo: &GeoDb) -> Result<(), ConfigError> {
+    config.check_geo(geo.database_type(), geo.has_subdivisions())
 }
 
 /// What a successful reload did.
@@ -185,6 +191,9 @@ impl Reloader {
         } else {
             Arc::new(GeoDb::open(&geo_path)?)
         };
+        // Either may have changed: a new database without subdivisions, or a config that
+        // starts using them.
+        check_geo(&config, &geo)?;
         if same_geo && config.content_hash == current.config.content_hash {
             return Ok(Outcome::Unchanged {
                 generation: current.generation,
@@ -263,13 +272,18 @@ impl Reloader {
             Ok(Outcome::Applied {
                 generation,
                 config_hash,
-            }) => tracing::info!(
-                trigger,
-                region,
-                generation,
-                config_hash = %short(config_hash),
-                "reload applied"
-            ),
+            }) => {
+                tracing::info!(
+                    trigger,
+                    region,
+                    generation,
+                    config_hash = %short(config_hash),
+                    "reload applied"
+                );
+                for warning in &self.view.load().config.warnings {
+                    tracing::warn!(region, "config: {warning}");
+                }
+            }
             Ok(Outcome::Unchanged { generation }) => {
                 tracing::info!(trigger, region, generation, "reload: nothing changed")
             }

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use crate::config::AdminToken;
 use crate::reload::{Outcome, Reloader};
 
 /// Who this node is, for `/healthz` and peers.
@@ -29,7 +30,7 @@ pub struct StatusState {
     pub identity: NodeIdentity,
     pub reloader: Arc<Reloader>,
     /// A token for admin actions when the config has none (the demo makes one up).
-    pub fallback_token: Option<String>,
+    pub fallback_token: Option<AdminToken>,
 }
 
 /// The status router of one node.
@@ -131,13 +132,13 @@ impl IntoResponse for ApiError {
 /// or when the node has no token at all.
 fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
     let view = state.reloader.view().load();
-    let expected = configured_token(&view.config).or(state.fallback_token.as_deref());
-    let Some(expected) = expected else {
+    let configured = view.config.admin_token.as_ref();
+    if configured.is_none() && state.fallback_token.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "admin actions are off: no admin token is configured ([admin] token in meridian.toml or MERIDIAN_ADMIN_TOKEN)".to_string(),
         ));
-    };
+    }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -147,18 +148,16 @@ fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
             StatusCode::UNAUTHORIZED,
             "admin action: send Authorization: Bearer <token>".to_string(),
         )),
-        Some(token) if constant_time_eq(token.trim().as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(token)
+            if configured
+                .or(state.fallback_token.as_ref())
+                .is_some_and(|expected| expected.matches(token.trim())) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "admin action: wrong token".to_string(),
         )),
     }
-}
-
-fn configured_token(_config: &crate::config::Config) -> Option<&str> {
-    None
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

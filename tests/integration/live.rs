@@ -322,3 +322,30 @@ async fn regions_now(server: &Server, clients: &[(&str, &str)]) -> Vec<&'static 
     }
     found
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subdivision_rules_need_a_database_with_subdivisions() {
+    let config = ConfigDir::new();
+    let source = Source {
+        config: config.main(),
+        geo_override: Some(geo_db(COUNTRY)),
+    };
+    let server = Server::start_from(source).await;
+    let generation = server.view().generation;
+    let text = config.main_text();
+    config.write_main(&format!(
+        "{text}\n[steering.subdivision]\n\"US-CA\" = [\"us-west\"]\n"
+    ));
+    let error = server.reloader.reload().unwrap_err().to_string();
+    assert!(
+        error.contains("steering.subdivision") && error.contains("US-CA"),
+        "{error}"
+    );
+    assert_eq!(server.view().generation, generation);
+    // The same rule is accepted with a City database.
+    let city = Source {
+        config: config.main(),
+        geo_override: Some(geo_db(CITY)),
+    };
+    assert!(city.load_view().is_ok());
+}

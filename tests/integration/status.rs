@@ -23,7 +23,7 @@ fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
             started: Instant::now(),
         },
         reloader: server.reloader.clone(),
-        fallback_token: token.map(str::to_string),
+        fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
     })
 }
 

@@ -38,7 +38,9 @@ pub(crate) fn geo_db(file: &str) -> PathBuf {
 }
 
 pub(crate) fn test_config() -> Config {
-    Config::load(&repo("tests/data/config/meridian.toml")).unwrap_or_else(|e| panic!("{e}"))
+    // Not from the environment: a developer's MERIDIAN_ADMIN_TOKEN must not change tests.
+    Config::load_with_env_token(&repo("tests/data/config/meridian.toml"), None)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A node on 127.0.0.1:0 (DNS and status listener), stopped when dropped.
@@ -118,7 +120,9 @@ impl Server {
             reloader.clone(),
             sockets,
             shutdown.clone(),
-            Some(ADMIN_TOKEN.to_string()),
+            Some(meridian::config::AdminToken::generated(
+                ADMIN_TOKEN.to_string(),
+            )),
         );
         Self {
             addr,

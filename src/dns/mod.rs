@@ -1,7 +1,7 @@
 //! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation) and sockets.
 //!
-//! `dns` reads the published snapshots (config, geo, health) and never imports `proxy` or
-//! `dashboard`.
+//! `dns` reads the node's published [`View`](crate::view::View), once per message, and never
+//! imports `proxy` or `dashboard`.
 
 mod answer;
 mod ecs;

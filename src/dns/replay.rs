@@ -1,5 +1,5 @@
-//! The reply cache of the UDP path: replies that [`Answerer::answer`] built are replayed for
-//! later queries that differ only in what can be patched in.
+//! The reply cache of the UDP path: replies that the full path (`answer::answer`) built are
+//! replayed for later queries that differ only in what can be patched in.
 //!
 //! Without its OPT record, a reply depends on the view, the question (letter case aside),
 //! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the records

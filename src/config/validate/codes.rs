@@ -4,8 +4,9 @@
 /// Every officially assigned ISO 3166-1 alpha-2 code (249), sorted for binary search.
 ///
 /// Taken from the ISO 3166 Maintenance Agency list as shipped by Debian's `iso-codes` and
-/// checked against tzdata's `iso3166.tab`. User-assigned codes such as `XK` (which some geo
-/// databases use for Kosovo) and reserved ones such as `UK` are not in it.
+/// checked against tzdata's `iso3166.tab`. Reserved codes such as `UK` are not in it; the
+/// one user-assigned code geo databases really return, `XK` (Kosovo, in MaxMind and DB-IP
+/// data), is accepted beside it by [`is_country`].
 pub(super) const COUNTRY_CODES: [&str; 249] = [
     "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
     "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
@@ -28,10 +29,14 @@ pub(super) const COUNTRY_CODES: [&str; 249] = [
 /// Continent codes as MaxMind and DB-IP databases report them.
 pub(super) const CONTINENT_CODES: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
 
-/// Whether `code` is an assigned ISO 3166-1 alpha-2 code, in upper case.
+/// Whether `code` is an assigned ISO 3166-1 alpha-2 code (or `XK`), in upper case.
 pub(super) fn is_country(code: &str) -> bool {
-    COUNTRY_CODES.binary_search(&code).is_ok()
+    COUNTRY_CODES.binary_search(&code).is_ok() || code == DATABASE_USER_ASSIGNED
 }
+
+/// Kosovo: user-assigned in ISO 3166, but what MaxMind and DB-IP databases report, so a
+/// steering rule for it can match.
+const DATABASE_USER_ASSIGNED: &str = "XK";
 
 /// The assigned code someone writing `code` most likely meant: reserved codes in common
 /// use, or the right code in the wrong case.
@@ -57,10 +62,10 @@ mod tests {
                 .iter()
                 .all(|code| code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()))
         );
-        for code in ["GB", "US", "IN", "AX", "ZW", "SS", "CW", "AQ"] {
+        for code in ["GB", "US", "IN", "AX", "ZW", "SS", "CW", "AQ", "XK"] {
             assert!(is_country(code), "{code}");
         }
-        for code in ["UK", "EL", "XK", "EU", "ZZ", "gb", "G", "GBR", ""] {
+        for code in ["UK", "EL", "EU", "ZZ", "QZ", "gb", "xk", "G", "GBR", ""] {
             assert!(!is_country(code), "{code}");
         }
     }

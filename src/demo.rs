@@ -12,7 +12,7 @@ use crate::cli::DemoArgs;
 use crate::config::AdminToken;
 use crate::dashboard::NodeIdentity;
 use crate::node::{ListenPlan, RegionNode, RegionSockets, log_start, serve_until_stopped};
-use crate::reload::{ListenFromConfig, Reloader, Source, short};
+use crate::reload::{ListenFromConfig, Reloader, Source};
 
 /// Example clients for the printed instructions: (who, ECS subnet).
 const EXAMPLE_CLIENTS: [(&str, &str); 3] = [
@@ -83,7 +83,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         out,
         "  geo database: {}  config hash: {}",
         views[0].geo.path().display(),
-        short(&config.content_hash)
+        config.short_hash()
     )?;
     // The examples query the first region of the default order (us-east in the shipped
     // config); every region's server gives the same answers.

@@ -314,7 +314,8 @@ impl fmt::Display for Report {
         writeln!(
             w,
             "view       generation {}, config {}",
-            self.view_generation, self.config_hash
+            self.view_generation,
+            crate::config::short_hash(&self.config_hash)
         )
     }
 }

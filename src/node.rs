@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::cli::RunArgs;
 use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
-use crate::reload::{ListenFromConfig, Reloader, Source, short};
+use crate::reload::{ListenFromConfig, Reloader, Source};
 use crate::view::SharedView;
 
 /// How long tasks get to finish after shutdown is requested.
@@ -371,7 +371,7 @@ pub fn log_start(identity: &NodeIdentity, view: &crate::view::View, sockets: &Re
         region = %identity.region,
         node = %identity.node,
         config = %view.config.file.display(),
-        config_hash = %short(&view.config.content_hash),
+        config_hash = %view.config.short_hash(),
         geo_database = %view.geo.path().display(),
         geo_type = view.geo.database_type(),
         dns = ?sockets.dns_addrs(),

@@ -277,7 +277,7 @@ impl Reloader {
                     trigger,
                     region,
                     generation,
-                    config_hash = %short(config_hash),
+                    config_hash = %crate::config::short_hash(config_hash),
                     "reload applied"
                 );
                 for warning in &self.view.load().config.warnings {
@@ -378,9 +378,4 @@ fn fingerprint(path: &Path) -> Option<Fingerprint> {
         len: metadata.len(),
         modified: metadata.modified().ok(),
     })
-}
-
-/// The first characters of a content hash, for logs.
-pub fn short(hash: &str) -> &str {
-    hash.get(..12).unwrap_or(hash)
 }

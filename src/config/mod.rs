@@ -26,6 +26,11 @@ use crate::region::{Region, RegionId};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
 
+/// The first 12 hex characters of a content hash: enough to tell configs apart in logs.
+pub fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
 /// A configuration problem, naming where it is and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -107,7 +112,7 @@ impl Config {
 
     /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.
     pub fn short_hash(&self) -> &str {
-        self.content_hash.get(..12).unwrap_or(&self.content_hash)
+        short_hash(&self.content_hash)
     }
 
     /// Checks the config against the geo database it will run with (the file in `[geo]` or

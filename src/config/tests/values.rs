@@ -1,0 +1,237 @@
+//! Bad values, duplicates and missing files are refused, naming file, key and value.
+
+use super::*;
+
+#[test]
+fn bad_values_name_file_key_and_value() {
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("latitude = 53.35", "latitude = 123"),
+        &["location.latitude", "123", "between -90 and 90"],
+    );
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("name = \"eu-west\"", "name = \"eu-central\""),
+        &[
+            "name",
+            "eu-central",
+            "must match the file name (eu-west.toml)",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "SA = [\"us-east\", \"eu-west\"]",
+                "SA = [\"us-east\", \"mars-1\"]",
+            )
+        },
+        &["steering.continent.SA", "mars-1", "unknown region"],
+    );
+    refused(
+        "meridian.toml",
+        |t| format!("{t}\n[[zone.record]]\nname = \"app\"\ntype = \"TXT\"\nvalue = \"x\"\n"),
+        &[
+            "zone.record",
+            "app.gtm.test",
+            "CNAME cannot sit beside other data",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| format!("{t}\n[[zone.record]]\nname = \"www\"\ntype = \"A\"\nvalue = \"192.0.2.1\"\n"),
+        &["service[0].name", "www", "static A record"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("value = \"127.0.1.25\"", "value = \"127.0.1.256\""),
+        &[
+            "zone.record[2].value",
+            "127.0.1.256",
+            "invalid IPv4 address",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("type = \"MX\"", "type = \"SRV\""),
+        &[
+            "zone.record[1].type",
+            "SRV",
+            "A, AAAA, CNAME, TXT, MX or CAA",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("IN = [", "India = ["),
+        &["steering.country.India", "ISO 3166-1"],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "# \"198.51.100.0/24\" = [\"eu-west\"]",
+                "\"198.51.100.1/24\" = [\"eu-west\"]",
+            )
+        },
+        &["steering.cidr", "198.51.100.1/24", "host bits"],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("addresses = [\"127.0.3.1\"]", "addresses = []"),
+        &[
+            "zone.ns[2].addresses",
+            "ns3.gtm.test. is inside the zone: glue addresses are required",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| t.replace("ttl = 30\n", "ttl = \"30s\"\n"),
+        &[
+            "ttl = \"30s\"",
+            "invalid type: string \"30s\", expected u32",
+        ],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            format!(
+                "{t}\n[[zone.record]]\nname = \"mail\"\ntype = \"A\"\nvalue = \"127.0.1.26\"\nttl = 60\n"
+            )
+        },
+        &["zone.record[5].ttl", "60", "share one TTL"],
+    );
+    refused(
+        "meridian.toml",
+        |t| {
+            format!("{t}\n[[zone.record]]\nname = \"mail\"\ntype = \"A\"\nvalue = \"127.0.1.25\"\n")
+        },
+        &["zone.record[5]", "the same record is listed twice"],
+    );
+    refused(
+        "meridian.toml",
+        |t| format!("{t}\n[admin]\ntokn = \"0123456789abcdef\"\n"),
+        &["tokn", "unknown field"],
+    );
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("dns = [\"127.0.1.1:1053\"]", "dns = [\"0.0.0.0:53\"]"),
+        &["listen.dns", "0.0.0.0:53", "explicitly"],
+    );
+}
+
+#[test]
+fn long_txt_values_are_cut_into_valid_strings() {
+    let dir = copy_config(&repo("meridian.toml"));
+    let value = format!("{}é{}", "a".repeat(254), "b".repeat(300));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        format!("{t}\n[[zone.record]]\nname = \"long\"\ntype = \"TXT\"\nvalue = \"{value}\"\n")
+    });
+    let config = load(&dir.path().join("meridian.toml")).unwrap();
+    let record = config.zone.records.last().expect("no record");
+    let hickory_proto::rr::RData::TXT(txt) = &record.rdata else {
+        panic!("not TXT: {record:?}")
+    };
+    let strings: Vec<&[u8]> = txt.txt_data.iter().map(|s| &s[..]).collect();
+    assert!(strings.iter().all(|s| s.len() <= 255));
+    assert_eq!(strings.concat(), value.as_bytes(), "bytes kept exactly");
+}
+
+#[test]
+fn duplicate_regions_are_refused() {
+    // A copied file: the copy is blamed, the original is named, and the rule that fired is
+    // the duplicate rule (not "must match the file name", which would fire on the copy too).
+    let dir = copy_config(&repo("meridian.toml"));
+    let regions = dir.path().join("regions");
+    fs::copy(regions.join("eu-west.toml"), regions.join("eu-west-2.toml")).unwrap();
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(
+        error.contains("regions/eu-west-2.toml: name = eu-west: duplicate region name")
+            && error.contains("regions/eu-west.toml names the same region"),
+        "{error}"
+    );
+    // Renaming a region to an existing one: the renamed file is blamed, whatever the order.
+    refused(
+        "regions/eu-west.toml",
+        |t| t.replace("name = \"eu-west\"", "name = \"us-east\""),
+        &[
+            "name = us-east: duplicate region name",
+            "regions/us-east.toml names the same region",
+        ],
+    );
+    refused(
+        "regions/us-east.toml",
+        |t| t.replace("name = \"us-east\"", "name = \"eu-west\""),
+        &[
+            "name = eu-west: duplicate region name",
+            "regions/eu-west.toml names the same region",
+        ],
+    );
+}
+
+#[test]
+fn missing_files_are_named() {
+    let error = load_err(Path::new("/nonexistent/meridian.toml")).to_string();
+    assert!(
+        error.contains("/nonexistent/meridian.toml") && error.contains("cannot read"),
+        "{error}"
+    );
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace("regions = \"regions\"", "regions = \"nowhere\"")
+    });
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    assert!(error.contains("nowhere"), "{error}");
+}
+
+#[test]
+fn a_missing_main_file_hints_at_config_and_shows_the_os_error_once() {
+    let error = load_err(Path::new("/nonexistent/meridian.toml"));
+    let chain = format!("{:#}", anyhow::Error::from(error));
+    assert!(
+        chain.contains("(use --config PATH to point at it)"),
+        "{chain}"
+    );
+    // The OS error, e.g. "No such file or directory (os error 2)", exactly once.
+    assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
+
+    // Region files and folders get no --config hint: the path is already right.
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace("regions = \"regions\"", "regions = \"nowhere\"")
+    });
+    let chain = format!(
+        "{:#}",
+        anyhow::Error::from(load_err(&dir.path().join("meridian.toml")))
+    );
+    assert!(
+        chain.contains("nowhere") && !chain.contains("--config"),
+        "{chain}"
+    );
+    assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
+}
+
+#[test]
+fn the_content_hash_follows_the_bytes_of_every_file() {
+    let shipped = load(&repo("meridian.toml")).unwrap();
+    let copy = copy_config(&repo("meridian.toml"));
+    let main = copy.path().join("meridian.toml");
+    let reload = || load(&main).unwrap();
+    let unchanged = reload();
+    assert_eq!(
+        unchanged.content_hash, shipped.content_hash,
+        "the same files in another folder hash the same"
+    );
+    assert_eq!(unchanged.content_hash.len(), 64);
+    assert_eq!(unchanged.short_hash(), &unchanged.content_hash[..12]);
+
+    // One byte of a comment in a region file: nothing parses differently, the hash moves.
+    edit(&copy.path().join("regions/eu-west.toml"), |t| {
+        t.replacen("Where", "where", 1)
+    });
+    let region_edit = reload();
+    assert_ne!(region_edit.content_hash, unchanged.content_hash);
+    edit(&copy.path().join("meridian.toml"), |t| format!("{t}\n"));
+    let main_edit = reload();
+    assert_ne!(main_edit.content_hash, region_edit.content_hash);
+    assert_ne!(main_edit.content_hash, unchanged.content_hash);
+}

@@ -67,6 +67,26 @@ pub struct Region {
 }
 
 impl Region {
+    /// A region with a name and a place and nothing else: no addresses, no listeners
+    /// (the pure policies' tests).
+    #[cfg(test)]
+    pub(crate) fn bare(id: RegionId, name: &str, location: Location) -> Self {
+        Self {
+            id,
+            name: name.to_string(),
+            location,
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+            listen: Listen {
+                dns: Vec::new(),
+                http: None,
+                status: None,
+            },
+            status_url: String::new(),
+            capacity: 100,
+        }
+    }
+
     /// Whether the region has addresses to hand out for `family`.
     pub fn serves(&self, family: Family) -> bool {
         match family {

@@ -101,26 +101,14 @@ impl HealthTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::region::{Listen, Location};
+    use crate::region::Location;
 
     fn region(id: u16, name: &str) -> Region {
-        Region {
-            id: RegionId(id),
-            name: name.to_string(),
-            location: Location {
-                latitude: 0.0,
-                longitude: 0.0,
-            },
-            ipv4: Vec::new(),
-            ipv6: Vec::new(),
-            listen: Listen {
-                dns: Vec::new(),
-                http: None,
-                status: None,
-            },
-            status_url: String::new(),
-            capacity: 100,
-        }
+        let nowhere = Location {
+            latitude: 0.0,
+            longitude: 0.0,
+        };
+        Region::bare(RegionId(id), name, nowhere)
     }
 
     fn down() -> RegionHealth {

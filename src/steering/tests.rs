@@ -7,26 +7,17 @@ use super::*;
 use crate::config::CidrRule;
 use crate::geo::{Place, PlaceLocation, Precision};
 use crate::health::{HealthTable, RegionHealth};
-use crate::region::{Listen, Location, Region, RegionId};
+use crate::region::{Location, Region, RegionId};
 
 fn region(id: u16, name: &str, latitude: f64, longitude: f64) -> Region {
-    Region {
-        id: RegionId(id),
-        name: name.to_string(),
-        location: Location {
+    Region::bare(
+        RegionId(id),
+        name,
+        Location {
             latitude,
             longitude,
         },
-        ipv4: Vec::new(),
-        ipv6: Vec::new(),
-        listen: Listen {
-            dns: Vec::new(),
-            http: None,
-            status: None,
-        },
-        status_url: String::new(),
-        capacity: 100,
-    }
+    )
 }
 
 /// Sorted by name, as the config loader sorts them.

@@ -202,11 +202,21 @@ pub(crate) async fn tcp_exchange(
     let len = u16::try_from(packet.len()).map_err(std::io::Error::other)?;
     stream.write_all(&len.to_be_bytes()).await?;
     stream.write_all(&packet).await?;
-    let mut len = [0u8; 2];
-    stream.read_exact(&mut len).await?;
-    let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut reply).await?;
-    Message::from_vec(&reply).map_err(std::io::Error::other)
+    read_tcp_reply(stream).await
+}
+
+/// Reads one length-prefixed reply, within [`EXCHANGE_TIMEOUT`].
+pub(crate) async fn read_tcp_reply(stream: &mut TcpStream) -> std::io::Result<Message> {
+    let read = async {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await?;
+        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut reply).await?;
+        Message::from_vec(&reply).map_err(std::io::Error::other)
+    };
+    tokio::time::timeout(EXCHANGE_TIMEOUT, read)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no TCP reply"))?
 }
 
 pub(crate) fn name(text: &str) -> Name {

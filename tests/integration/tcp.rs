@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use meridian::{dns, net};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -38,17 +38,9 @@ async fn pipelined_queries_on_one_connection() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     for query in &queries {
-        let mut len = [0u8; 2];
-        tokio::time::timeout(EXCHANGE_TIMEOUT, stream.read_exact(&mut len))
-            .await
-            .unwrap_or_else(|_| panic!("timeout"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream
-            .read_exact(&mut reply)
+        let reply = read_tcp_reply(&mut stream)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let reply = Message::from_vec(&reply).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reply.metadata.id, query.metadata.id);
     }
 }
@@ -206,17 +198,9 @@ async fn pipelined_queries_split_anywhere_are_all_answered() {
         tokio::task::yield_now().await;
     }
     for query in &queries {
-        let mut len = [0u8; 2];
-        tokio::time::timeout(EXCHANGE_TIMEOUT, stream.read_exact(&mut len))
-            .await
-            .unwrap_or_else(|_| panic!("timeout"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream
-            .read_exact(&mut reply)
+        let reply = read_tcp_reply(&mut stream)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let reply = Message::from_vec(&reply).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reply.metadata.id, query.metadata.id);
         assert!(!reply.answers.is_empty(), "{reply}");
     }

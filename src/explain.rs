@@ -10,8 +10,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use hickory_proto::rr::rdata::CNAME;
-use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
 use ipnet::IpNet;
 use serde::Serialize;
 
@@ -170,13 +169,8 @@ pub fn explain(
         return Ok(report);
     }
     let resolution = view.zone.resolve(&lower, qtype);
-    let mut owner = qname.clone();
-    for cname in &resolution.chain {
-        report.answers.push(with_owner(cname, &owner));
-        if let RData::CNAME(CNAME(target)) = &cname.data {
-            owner = target.clone();
-        }
-    }
+    let (chain, owner) = resolution.answered_chain(&qname);
+    report.answers.extend(chain.iter().map(ToString::to_string));
     let negative = || view.zone.negative_soa.to_string();
     match resolution.end {
         End::NxDomain => {

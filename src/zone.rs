@@ -153,6 +153,25 @@ pub struct Resolution<'a> {
     pub end: End<'a>,
 }
 
+impl Resolution<'_> {
+    /// The chain's CNAMEs as answered: the first under the question's own name (its letter
+    /// case kept, for DNS 0x20), each next one under the previous target. Also returns the
+    /// owner of what follows the chain.
+    pub fn answered_chain(&self, question: &Name) -> (Vec<Record>, Name) {
+        let mut owner = question.clone();
+        let mut records = Vec::with_capacity(self.chain.len());
+        for cname in &self.chain {
+            let mut record = (*cname).clone();
+            record.name = owner.clone();
+            records.push(record);
+            if let RData::CNAME(CNAME(target)) = &cname.data {
+                owner = target.clone();
+            }
+        }
+        (records, owner)
+    }
+}
+
 /// How a walk through the zone ended.
 #[derive(Debug, Clone, Copy)]
 pub enum End<'a> {

@@ -1,9 +1,8 @@
 //! Authoritative answers: from a parsed request to a [`Reply`], for UDP and TCP alike.
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
@@ -129,15 +128,8 @@ fn resolve(
 ) -> u8 {
     let zone = &view.zone;
     let resolution = zone.resolve(qname, qtype);
-    // The first owner keeps the query's letter case (DNS 0x20 randomisation); the others
-    // are the CNAME targets as written.
-    let mut owner = original.clone();
-    for cname in &resolution.chain {
-        reply.answers.push(with_owner(cname, &owner));
-        if let RData::CNAME(CNAME(target)) = &cname.data {
-            owner = target.clone();
-        }
-    }
+    let (chain, owner) = resolution.answered_chain(original);
+    reply.answers.extend(chain);
     match resolution.end {
         End::NxDomain => {
             reply.metadata.response_code = ResponseCode::NXDomain;

@@ -197,5 +197,41 @@ status=1
 [ "$stopped" = yes ] && { wait "$DEMO"; status=$?; }
 check "demo stops cleanly on Ctrl-C (was running, exit 0)" test "$started$alive$stopped$status" = yesyesyes0
 
+# One region's node as a service runs it: `meridian run`, JSON logs, SIGHUP, SIGTERM.
+RUN_DNS=127.0.0.1:$((DNS_PORT + 10))
+RUN_STATUS=127.0.0.1:$((STATUS_PORT + 10))
+"$BIN" run --config "$WORK/conf/meridian.toml" --geo-db "$PWD/geo-data/dbip-city-lite-coarse.mmdb" --region eu-west \
+    --dns-listen "$RUN_DNS" --http-listen "127.0.0.1:$((HTTP_PORT + 10))" --status-listen "$RUN_STATUS" \
+    --node-name e2e-node --log-format json >"$WORK/run.log" 2>&1 &
+RUN=$!
+pids+=($RUN)
+run_started=no
+for _ in $(seq 1 50); do
+    if curl -s --max-time 1 "http://$RUN_STATUS/healthz" | grep -q '"node":"e2e-node"'; then run_started=yes; break; fi
+    sleep 0.2
+done
+check "meridian run: /healthz names the node and region" test "$run_started" = yes
+check "meridian run: the start line is JSON with the config hash and listeners" contains '^\{.*"message":"node starting".*"config_hash":"[0-9a-f]{12}".*"dns":"\[127\.0\.0\.1:' cat "$WORK/run.log"
+set_ttl 24
+kill -HUP "$RUN"
+run_ttl() { dig @127.0.0.1 -p "${RUN_DNS##*:}" +time=2 +tries=1 +noall +answer www.gtm.test A +subnet=81.2.69.0/24 | awk '{print $2}' | head -1; }
+run_reloaded() {
+    for _ in $(seq 1 10); do
+        [ "$(run_ttl)" = 24 ] && return 0
+        sleep 0.1
+    done
+    echo "TTL is $(run_ttl)"
+    return 1
+}
+check "meridian run: SIGHUP reloads within a second" run_reloaded
+check "meridian run: the reload is logged as JSON" contains '"message":"reload applied".*"trigger":"SIGHUP"|"trigger":"SIGHUP".*"message":"reload applied"' cat "$WORK/run.log"
+kill -TERM "$RUN"
+run_status=timeout
+for _ in $(seq 1 50); do
+    if ! kill -0 "$RUN" 2>/dev/null; then wait "$RUN"; run_status=$?; break; fi
+    sleep 0.1
+done
+check "meridian run: SIGTERM stops it with exit 0" test "$run_started$run_status" = yes0
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

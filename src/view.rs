@@ -62,16 +62,6 @@ impl View {
         }
     }
 
-    /// This view with another database (a geo reload): the zone tables are shared.
-    pub fn with_geo(&self, geo: Arc<GeoDb>) -> Self {
-        Self::assemble(
-            self.config.clone(),
-            self.zone.clone(),
-            geo,
-            self.health_snapshot.clone(),
-        )
-    }
-
     /// This view with other health verdicts.
     pub fn with_health(&self, health: Arc<HealthSnapshot>) -> Self {
         Self::assemble(

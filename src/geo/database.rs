@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 
@@ -49,12 +48,8 @@ const SUBDIVISION_SAMPLE: usize = 4096;
 pub struct GeoDb {
     reader: Reader<Vec<u8>>,
     path: PathBuf,
-    generation: u64,
     has_subdivisions: bool,
 }
-
-/// Source of [`GeoDb::generation`]; never reused within a process.
-static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 /// The outcome of one tree walk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +70,6 @@ impl GeoDb {
         let mut db = Self {
             reader,
             path: path.to_path_buf(),
-            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             has_subdivisions: false,
         };
         db.has_subdivisions = db.validate()?;
@@ -137,11 +131,6 @@ impl GeoDb {
     /// shipped coarse file.
     pub fn has_subdivisions(&self) -> bool {
         self.has_subdivisions
-    }
-
-    /// Unique per loaded file: caches keyed by record offset are valid for one generation.
-    pub fn generation(&self) -> u64 {
-        self.generation
     }
 
     pub fn path(&self) -> &Path {

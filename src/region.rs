@@ -5,6 +5,10 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
+pub mod proxy;
+
+pub use proxy::ProxySettings;
+
 /// Index of a region in `Config::regions` (which is sorted by name).
 ///
 /// Indices are cheap to copy and compare on the answer path; names are for people.
@@ -64,6 +68,8 @@ pub struct Region {
     pub status_url: String,
     /// Relative capacity (weight) of the region; used by later balancing policies.
     pub capacity: u32,
+    /// The region's HTTP proxy: backends, balancing, health checks, limits.
+    pub proxy: ProxySettings,
 }
 
 impl Region {
@@ -84,6 +90,7 @@ impl Region {
             },
             status_url: String::new(),
             capacity: 100,
+            proxy: ProxySettings::default(),
         }
     }
 

@@ -1,6 +1,9 @@
 //! The regional HTTP front. For now a placeholder page naming the region; the proxy issue
 //! replaces it with balancing, health checks and retries across the region's backends.
 
+pub mod backend_health;
+pub mod balance;
+
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use tokio::net::TcpListener;

@@ -109,6 +109,7 @@ impl Checker<'_> {
             },
             status_url,
             capacity: raw.capacity,
+            proxy: crate::region::ProxySettings::default(),
         })
     }
 }

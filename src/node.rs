@@ -13,12 +13,15 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
 use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
+use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::proxy::{self, Proxy};
 use crate::reload::{ListenFromConfig, Reloader, Source};
 use crate::view::SharedView;
 
@@ -109,6 +112,7 @@ impl RegionNode {
         sockets: RegionSockets,
         shutdown: CancellationToken,
         fallback_token: Option<crate::config::AdminToken>,
+        status_routes: Option<axum::Router>,
     ) -> Self {
         let node = Self {
             region: identity.region.clone(),
@@ -133,12 +137,18 @@ impl RegionNode {
                 dns::serve_tcp(sockets.tcp, handler.clone(), node.shutdown.clone()),
             );
         }
+        let local_health: SharedLocalHealth = Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
         if let Some(listener) = sockets.http {
-            let (region, shutdown) = (node.region.clone(), node.shutdown.clone());
-            node.supervise("the HTTP front".to_string(), async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                crate::proxy::serve_placeholder(listener, region, shutdown).await;
+            let proxy = Proxy::new(&node.region, node.view().clone(), local_health.clone());
+            let shutdown = node.shutdown.clone();
+            let (checked, stop_checks) = (proxy.clone(), shutdown.clone());
+            node.supervise("the backend health checks".to_string(), async move {
+                proxy::run_checks(checked, stop_checks).await;
                 Ok(())
+            });
+            node.supervise("the HTTP proxy".to_string(), async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                proxy::serve(listener, proxy, shutdown).await
             });
         }
         if let Some(listener) = sockets.status {
@@ -146,6 +156,7 @@ impl RegionNode {
                 identity,
                 reloader: node.reloader.clone(),
                 fallback_token,
+                local_health,
             });
             let shutdown = node.shutdown.clone();
             node.supervise("the status listener".to_string(), async move {
@@ -155,7 +166,10 @@ impl RegionNode {
                     listener,
                     crate::net::Limits::default(),
                     shutdown,
-                    dashboard::router(state),
+                    match status_routes {
+                        Some(routes) => dashboard::router(state).merge(routes),
+                        None => dashboard::router(state),
+                    },
                 )
                 .await
             });
@@ -360,7 +374,14 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         Some(identity.region.clone()),
         pinned,
     ));
-    let node = RegionNode::start(identity, reloader, sockets, CancellationToken::new(), None);
+    let node = RegionNode::start(
+        identity,
+        reloader,
+        sockets,
+        CancellationToken::new(),
+        None,
+        None,
+    );
     serve_until_stopped(vec![node]).await
 }
 

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::config::AdminToken;
+use crate::health::SharedLocalHealth;
 use crate::reload::{Outcome, Reloader};
 
 /// Who this node is, for `/healthz` and peers.
@@ -31,6 +32,8 @@ pub struct StatusState {
     pub reloader: Arc<Reloader>,
     /// A token for admin actions when the config has none (the demo makes one up).
     pub fallback_token: Option<AdminToken>,
+    /// The region's backend capacity, published by its proxy.
+    pub local_health: SharedLocalHealth,
 }
 
 /// The status router of one node.
@@ -50,8 +53,22 @@ async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
         .lock()
         .map(|error| error.clone())
         .unwrap_or_default();
-    Json(json!({
-        "status": "ok",
+    let local = state.local_health.load();
+    let healthy = local.is_healthy();
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Json(json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "reason": (!healthy).then(|| format!(
+            "healthy backend capacity {:.0}% is below the {:.0}% threshold ({} of {} backends healthy)",
+            local.healthy_capacity_share * 100.0,
+            local.threshold * 100.0,
+            local.healthy_backends,
+            local.total_backends,
+        )),
         "region": state.identity.region,
         "node": state.identity.node,
         "version": state.identity.version,
@@ -68,8 +85,14 @@ async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
             "failed": stats.failed.load(Ordering::Relaxed),
             "last_error": last_error,
         },
-    }))
-    .into_response()
+        "healthy_backends": local.healthy_backends,
+        "total_backends": local.total_backends,
+        "healthy_capacity_share": local.healthy_capacity_share,
+        "healthy_threshold": local.threshold,
+        "draining": false,
+        "backends": local.backends,
+    }));
+    (status, body).into_response()
 }
 
 async fn reload(State(state): State<Arc<StatusState>>, headers: HeaderMap) -> Response {

@@ -3,6 +3,8 @@
 //! For now no monitor runs and every region counts as up; the probing monitor (its own issue)
 //! will publish [`HealthSnapshot`]s, keyed by region name, into the node's view.
 
+pub mod local;
 mod snapshot;
 
+pub use local::{BackendReport, LocalHealth, SharedLocalHealth};
 pub use snapshot::{HealthSnapshot, HealthTable, RegionHealth};

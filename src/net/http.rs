@@ -49,7 +49,7 @@ where
         async move {
             let _ = stream.set_nodelay(true);
             let connection = http1::Builder::new()
-                .timer(IdleTimer { conn: conn.clone() })
+                .timer(IdleTimer::new(conn.clone()))
                 .header_read_timeout(limits.idle_timeout)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
@@ -73,11 +73,16 @@ where
 /// for is brought forward to the connection's idle timeout at that moment, so the timeout
 /// is chosen afresh at each wait rather than once per connection.
 #[derive(Debug, Clone)]
-struct IdleTimer {
+pub struct IdleTimer {
     conn: Conn,
 }
 
 impl IdleTimer {
+    /// The timer for one connection of the accept loop.
+    pub fn new(conn: Conn) -> Self {
+        Self { conn }
+    }
+
     fn clamp(&self, deadline: Instant) -> Instant {
         deadline.min(Instant::now() + self.conn.idle_timeout())
     }

@@ -16,7 +16,7 @@ mod limits;
 mod serve;
 mod tally;
 
-pub use http::serve_http;
+pub use http::{IdleTimer, serve_http};
 pub use limits::Limits;
 pub use serve::{Conn, serve};
 

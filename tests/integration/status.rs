@@ -24,6 +24,7 @@ fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         },
         reloader: server.reloader.clone(),
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
+        local_health: Default::default(),
     })
 }
 

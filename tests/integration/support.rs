@@ -123,6 +123,7 @@ impl Server {
             Some(meridian::config::AdminToken::generated(
                 ADMIN_TOKEN.to_string(),
             )),
+            None,
         );
         Self {
             addr,

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
@@ -13,6 +14,10 @@ use crate::config::AdminToken;
 use crate::dashboard::NodeIdentity;
 use crate::node::{ListenPlan, RegionNode, RegionSockets, log_start, serve_until_stopped};
 use crate::reload::{ListenFromConfig, Reloader, Source};
+
+mod backends;
+
+pub use backends::{DemoBackend, DemoBackends};
 
 /// Example clients for the printed instructions: (who, ECS subnet).
 const EXAMPLE_CLIENTS: [(&str, &str); 3] = [
@@ -102,6 +107,11 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         .find(|(region, _)| Some(region.id) == preferred)
         .and_then(|(_, sockets)| sockets.status_addr())
         .or_else(|| bound.iter().find_map(RegionSockets::status_addr));
+    // The demo's own backends, on the addresses the regions' proxies send to.
+    let backend_shutdown = CancellationToken::new();
+    let backends = DemoBackends::start(&config, backend_shutdown.clone())
+        .await
+        .context("cannot start the demo backends")?;
     let mut nodes = Vec::with_capacity(bound.len());
     for (((region, sockets), view), identity) in
         config.regions.iter().zip(bound).zip(views).zip(identities)
@@ -141,6 +151,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             sockets,
             CancellationToken::new(),
             (!configured_token).then(|| AdminToken::generated(token.clone())),
+            Some(backends.chaos_routes()),
         ));
     }
 
@@ -176,12 +187,28 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         if let Some(http) = region.listen.http {
             writeln!(
                 out,
-                "  curl http://{}:{}/    # region={}",
+                "  curl http://{}:{}/    # region={}, through its proxy to one of its backends",
                 http.ip(),
                 args.http_port,
                 region.name
             )?;
         }
+    }
+    if let (Some(status), Some(backend)) = (first_status, backends.iter().next()) {
+        writeln!(
+            out,
+            "Chaos (demo only): stop and restart any region's backend 0-2 from any status listener:"
+        )?;
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/backends/{}/{}/stop",
+            backend.region, backend.index
+        )?;
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/backends/{}/{}/start",
+            backend.region, backend.index
+        )?;
     }
     writeln!(
         out,
@@ -218,7 +245,10 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     writeln!(out, "Ctrl-C stops.")?;
     out.flush()?;
     drop(out);
-    serve_until_stopped(nodes).await
+    let served = serve_until_stopped(nodes).await;
+    backend_shutdown.cancel();
+    backends.wait().await;
+    served
 }
 
 /// A random token for the demo's admin actions: 32 hex characters from the OS.

@@ -1,0 +1,534 @@
+//! One proxied request: admission (rate limit, body limit), the request head as the
+//! backend sees it, the choice of backend (sticky cookie or policy), and the attempts.
+//!
+//! Retries follow what happened to the failed attempt:
+//! - not sent (connect failed, or the connection closed before the request was written):
+//!   retried on another backend whatever the method, with the body it still holds;
+//! - sent, then the connection ended without a response byte: retried if the method is
+//!   idempotent and the body is held in memory;
+//! - sent, then a timeout, 502 or 503: retried like the above, only where configured;
+//! - a response that has started is never retried.
+//!
+//! No backend is tried twice by one request, and retries in flight are capped by the
+//! region's retry budget so that retries cannot multiply load on a failing region.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Body, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::http::uri::{Authority, PathAndQuery};
+use hyper::{Method, Request, Response, StatusCode, Uri, Version};
+use hyper_util::rt::TokioIo;
+
+use super::backend::{BackendState, InFlight};
+use super::backend_health::{Observation, Outcome};
+use super::balance::{Pick, hash_key};
+use super::body::{ClientBody, ProxiedBody, UpstreamBody};
+use super::metrics::RetryReason;
+use super::pool::{self, Sender};
+use super::state::{Proxy, Snapshot};
+use super::{headers, pages, random, sticky};
+use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
+
+/// Bodies up to this size are held in memory, so the request can be replayed.
+const REPLAY_LIMIT: u64 = 64 * 1024;
+
+/// Serves one request; never fails (errors become pages).
+pub(crate) async fn handle(
+    proxy: Arc<Proxy>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Response<ClientBody> {
+    let started = Instant::now();
+    let _active = Counted::start(&proxy.active);
+    let snapshot = proxy.snapshot();
+    let response = forward(&proxy, &snapshot, peer, request).await;
+    proxy
+        .metrics
+        .latency
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn forward(
+    proxy: &Proxy,
+    snapshot: &Snapshot,
+    peer: SocketAddr,
+    mut request: Request<Incoming>,
+) -> Response<ClientBody> {
+    let settings = &snapshot.settings;
+    let client = headers::client_ip(peer.ip(), request.headers(), &settings.trusted_proxies);
+    if let Some(limiter) = &snapshot.limiter
+        && let Err(not_until) = limiter.check_key(&client)
+    {
+        proxy.metrics.rate_limited.increment(1);
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return pages::too_many_requests(wait);
+    }
+    if snapshot.backends.is_empty() {
+        proxy.metrics.no_backend.increment(1);
+        return pages::page(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if request
+        .body()
+        .size_hint()
+        .exact()
+        .is_some_and(|length| length > settings.limits.max_body_bytes)
+    {
+        return pages::page(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let upgrade = wants_upgrade(&request);
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    let (mut head, body) = request.into_parts();
+    prepare_head(&mut head, peer, settings, upgrade);
+    let body = match RequestBody::read(body, settings.limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(status) => return pages::page(status),
+    };
+
+    // The sticky cookie's backend, when it verifies and still exists.
+    let sticky = settings.sticky.as_ref().map(|sticky| {
+        let named = sticky::cookie(&head.headers, &sticky.cookie)
+            .and_then(|value| sticky::verify(&snapshot.cookie_key, value))
+            .and_then(|id| snapshot.index_of(id));
+        (sticky, named)
+    });
+    let mut first = None;
+    if let Some((sticky, Some(index))) = sticky {
+        if snapshot.backends[index].is_available() {
+            first = Some(index);
+        } else if sticky.on_down == StickyDown::Strict {
+            return pages::page(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
+    let hash = key_hash(&settings.policy, &head, client);
+
+    let idempotent = is_idempotent(&head.method);
+    let mut attempt = Attempts {
+        proxy,
+        snapshot,
+        tried: Vec::new(),
+        retrying: None,
+    };
+    // A copy of a held body, for replays after a sent attempt failed.
+    let held = body.held();
+    let resend = idempotent && held.is_some();
+    let replay = || held.clone().map(RequestBody::Held);
+    let mut body = Some(body);
+    let mut failure = Failure::NoBackend;
+    for round in 0..=settings.retries.attempts {
+        if round > 0 && !attempt.may_retry(failure) {
+            break;
+        }
+        let index = match first.take() {
+            Some(index) => index,
+            None => {
+                let candidates = snapshot.candidates();
+                let pick = Pick {
+                    hash,
+                    tried: &attempt.tried,
+                    random: random::next_u64(),
+                };
+                match snapshot.balancer.pick(&candidates, pick) {
+                    Some(index) => index,
+                    None => break,
+                }
+            }
+        };
+        attempt.tried.push(index);
+        let backend = &snapshot.backends[index];
+        let Some(current) = body.take() else { break };
+        let upstream = current.request(&head);
+        let in_flight = InFlight::start(backend);
+        let outcome = send(backend, upstream, snapshot, upgrade).await;
+        match outcome {
+            Sent::Response(response, sender) => {
+                let status = response.status();
+                let passive = if matches!(status.as_u16(), 500 | 502..=504) {
+                    Outcome::Status5xx
+                } else {
+                    Outcome::Success
+                };
+                attempt.observe(backend, passive);
+                let retry_on = match status {
+                    StatusCode::BAD_GATEWAY => Some((RetryOn::Status502, RetryReason::Status502)),
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        Some((RetryOn::Status503, RetryReason::Status503))
+                    }
+                    _ => None,
+                };
+                if let Some((on, reason)) = retry_on
+                    && resend
+                    && settings.retries.idempotent_on.contains(&on)
+                    && round < settings.retries.attempts
+                {
+                    body = replay();
+                    failure = Failure::Retry(reason, status);
+                    continue;
+                }
+                backend.metrics.response(status.as_u16()).increment(1);
+                return respond(
+                    response,
+                    sender,
+                    in_flight,
+                    sticky.and_then(|(sticky, named)| {
+                        (named != Some(index)).then_some((sticky, backend))
+                    }),
+                    snapshot,
+                    client_upgrade,
+                );
+            }
+            Sent::NotSent(request) => {
+                attempt.observe(backend, Outcome::ConnectFailed);
+                backend.metrics.failures.increment(1);
+                body = Some(RequestBody::from_unsent(request));
+                failure = Failure::Retry(RetryReason::NotSent, StatusCode::BAD_GATEWAY);
+            }
+            Sent::NoResponse => {
+                attempt.observe(backend, Outcome::ConnectFailed);
+                backend.metrics.failures.increment(1);
+                if !resend {
+                    return pages::page(StatusCode::BAD_GATEWAY);
+                }
+                body = replay();
+                failure = Failure::Retry(RetryReason::NoResponse, StatusCode::BAD_GATEWAY);
+            }
+            Sent::Timeout => {
+                attempt.observe(backend, Outcome::Timeout);
+                backend.metrics.failures.increment(1);
+                if !(resend && settings.retries.idempotent_on.contains(&RetryOn::Timeout)) {
+                    return pages::page(StatusCode::GATEWAY_TIMEOUT);
+                }
+                body = replay();
+                failure = Failure::Retry(RetryReason::Timeout, StatusCode::GATEWAY_TIMEOUT);
+            }
+        }
+    }
+    match failure {
+        Failure::NoBackend => {
+            proxy.metrics.no_backend.increment(1);
+            pages::page(StatusCode::SERVICE_UNAVAILABLE)
+        }
+        Failure::Retry(_, status) => pages::page(status),
+    }
+}
+
+/// Why the last attempt failed, and the page the client gets if nothing else works.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    NoBackend,
+    Retry(RetryReason, StatusCode),
+}
+
+/// One request's attempts: the backends tried and its share of the retry budget.
+struct Attempts<'a> {
+    proxy: &'a Proxy,
+    snapshot: &'a Snapshot,
+    tried: Vec<usize>,
+    /// Held from the first retry to the end of the request.
+    retrying: Option<Counted<'a>>,
+}
+
+impl<'a> Attempts<'a> {
+    /// Takes a place in the retry budget (once per request) and counts the retry.
+    fn may_retry(&mut self, failure: Failure) -> bool {
+        let Failure::Retry(reason, _) = failure else {
+            return false;
+        };
+        if self.retrying.is_none() {
+            let retries = &self.snapshot.settings.retries;
+            let active = self.proxy.active.load(Ordering::Relaxed);
+            let budget = (f64::from(active) * retries.budget_share) as u32;
+            let budget = budget.max(retries.budget_min);
+            if self.proxy.retrying.load(Ordering::Relaxed) >= budget {
+                return false;
+            }
+            self.retrying = Some(Counted::start(&self.proxy.retrying));
+        }
+        self.proxy.metrics.retry(reason).increment(1);
+        true
+    }
+
+    fn observe(&self, backend: &BackendState, outcome: Outcome) {
+        let settings = &self.snapshot.settings;
+        let may_eject = outcome != Outcome::Success && self.snapshot.may_eject();
+        backend.observe(
+            Observation::Passive(outcome),
+            &settings.health,
+            &settings.outlier,
+            may_eject,
+        );
+    }
+}
+
+/// Counts something in progress in an atomic until dropped.
+struct Counted<'a>(&'a AtomicU32);
+
+impl<'a> Counted<'a> {
+    fn start(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A request body as the attempts see it.
+enum RequestBody {
+    /// Read whole (small, or empty): sent again as often as needed.
+    Held(Bytes),
+    /// Still streaming from the client: sent once.
+    Streaming(Limited<Incoming>),
+    /// A request hyper gave back unsent (with its streaming body inside).
+    Unsent(Box<Request<UpstreamBody>>),
+}
+
+impl RequestBody {
+    /// Holds bodies of known length up to [`REPLAY_LIMIT`]; streams the rest. A client
+    /// that stops sending mid-body gets 400; one that sends more than allowed, 413.
+    async fn read(body: Incoming, max: u64) -> Result<Self, StatusCode> {
+        if body.is_end_stream() {
+            return Ok(Self::Held(Bytes::new()));
+        }
+        match body.size_hint().exact() {
+            Some(length) if length <= REPLAY_LIMIT => match body.collect().await {
+                Ok(collected) => Ok(Self::Held(collected.to_bytes())),
+                Err(_) => Err(StatusCode::BAD_REQUEST),
+            },
+            _ => Ok(Self::Streaming(Limited::new(
+                body,
+                usize::try_from(max).unwrap_or(usize::MAX),
+            ))),
+        }
+    }
+
+    fn from_unsent(request: Request<UpstreamBody>) -> Self {
+        Self::Unsent(Box::new(request))
+    }
+
+    /// A copy to replay, for a body held in memory.
+    fn held(&self) -> Option<Bytes> {
+        match self {
+            Self::Held(bytes) => Some(bytes.clone()),
+            Self::Streaming(_) | Self::Unsent(_) => None,
+        }
+    }
+
+    /// The request for one attempt.
+    fn request(self, head: &hyper::http::request::Parts) -> Request<UpstreamBody> {
+        match self {
+            Self::Held(bytes) => build(head, Either::Left(Full::new(bytes))),
+            Self::Streaming(body) => build(head, Either::Right(body)),
+            Self::Unsent(request) => *request,
+        }
+    }
+}
+
+fn build(head: &hyper::http::request::Parts, body: UpstreamBody) -> Request<UpstreamBody> {
+    let mut request = Request::new(body);
+    *request.method_mut() = head.method.clone();
+    *request.uri_mut() = head.uri.clone();
+    *request.version_mut() = Version::HTTP_11;
+    *request.headers_mut() = head.headers.clone();
+    request
+}
+
+/// The request head as the backend sees it: origin-form target, a `Host`, no hop-by-hop
+/// headers, forwarding headers added.
+fn prepare_head(
+    head: &mut hyper::http::request::Parts,
+    peer: SocketAddr,
+    settings: &crate::region::proxy::ProxySettings,
+    upgrade: bool,
+) {
+    // HTTP/2 clients name the host in the target (`:authority`); HTTP/1.1 backends want
+    // `Host`.
+    if !head.headers.contains_key(header::HOST)
+        && let Some(authority) = head.uri.authority().map(Authority::as_str)
+        && let Ok(value) = HeaderValue::from_str(authority)
+    {
+        head.headers.insert(header::HOST, value);
+    }
+    if head.uri.scheme().is_some() || head.uri.authority().is_some() {
+        let path = head
+            .uri
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        head.uri = Uri::from(path);
+    }
+    headers::strip_hop_by_hop(&mut head.headers, upgrade);
+    headers::add_forwarding(&mut head.headers, peer.ip(), &settings.trusted_proxies);
+}
+
+/// An HTTP/1.1 request to switch protocols (a WebSocket handshake, say).
+fn wants_upgrade(request: &Request<Incoming>) -> bool {
+    request.version() == Version::HTTP_11
+        && request.headers().contains_key(header::UPGRADE)
+        && request
+            .headers()
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+}
+
+/// RFC 9110 section 9.2.2.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// The consistent-hash key's hash, when the policy hashes; a missing header or cookie falls
+/// back to the client address.
+fn key_hash(
+    policy: &Policy,
+    head: &hyper::http::request::Parts,
+    client: std::net::IpAddr,
+) -> Option<u64> {
+    let Policy::ConsistentHash { key, .. } = policy else {
+        return None;
+    };
+    let value = match key {
+        HashKey::Header(name) => head.headers.get(name.as_str()).map(HeaderValue::as_bytes),
+        HashKey::Cookie(name) => sticky::cookie(&head.headers, name).map(str::as_bytes),
+        HashKey::ClientIp => None,
+    };
+    Some(match value {
+        Some(value) => hash_key(value),
+        None => hash_key(client.to_string().as_bytes()),
+    })
+}
+
+/// What became of one attempt.
+enum Sent {
+    /// A response head arrived; the connection goes back to the pool when its body ends
+    /// (`None`: a tunnel, never pooled).
+    Response(Response<Incoming>, Option<Sender>),
+    /// Never written to a backend: the request comes back, body and all.
+    NotSent(Request<UpstreamBody>),
+    /// Written (perhaps partly), then the connection ended without a response.
+    NoResponse,
+    /// No response head within the response timeout.
+    Timeout,
+}
+
+/// Sends `request` to `backend` on a pooled connection, or a new one. A pooled connection
+/// found closed before the request was written is not the backend's failure: the next
+/// pooled one, or a new one, is tried.
+async fn send(
+    backend: &BackendState,
+    mut request: Request<UpstreamBody>,
+    snapshot: &Snapshot,
+    upgrade: bool,
+) -> Sent {
+    let timeouts = &snapshot.settings.timeouts;
+    loop {
+        let pooled = if upgrade {
+            None
+        } else {
+            backend.pool.take(timeouts.upstream_idle)
+        };
+        let reused = pooled.is_some();
+        let mut sender = match pooled {
+            Some(sender) => {
+                backend.metrics.connections_reused.increment(1);
+                sender
+            }
+            None => match pool::connect(backend.address, timeouts.connect, upgrade).await {
+                Ok(sender) => {
+                    backend.metrics.connections_opened.increment(1);
+                    sender
+                }
+                Err(error) => {
+                    tracing::debug!(backend = %backend.id, %error, "connect failed");
+                    return Sent::NotSent(request);
+                }
+            },
+        };
+        if sender.ready().await.is_err() {
+            if reused {
+                continue;
+            }
+            return Sent::NotSent(request);
+        }
+        match tokio::time::timeout(timeouts.response_head, sender.try_send_request(request)).await
+        {
+            Err(_) => return Sent::Timeout,
+            Ok(Ok(response)) => return Sent::Response(response, (!upgrade).then_some(sender)),
+            Ok(Err(mut error)) => match error.take_message() {
+                Some(unsent) if reused => request = unsent,
+                Some(unsent) => return Sent::NotSent(unsent),
+                None => {
+                    tracing::debug!(backend = %backend.id, error = %error.error(), "no response");
+                    return Sent::NoResponse;
+                }
+            },
+        }
+    }
+}
+
+/// The backend's response as the client gets it: hop-by-hop headers stripped, the sticky
+/// cookie set when the request was not already on this backend, a tunnel opened after 101.
+fn respond(
+    response: Response<Incoming>,
+    sender: Option<Sender>,
+    in_flight: InFlight,
+    set_sticky: Option<(&crate::region::proxy::Sticky, &Arc<BackendState>)>,
+    snapshot: &Snapshot,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+) -> Response<ClientBody> {
+    let (mut head, body) = response.into_parts();
+    let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
+    headers::strip_hop_by_hop(&mut head.headers, switching);
+    if let Some((sticky, backend)) = set_sticky
+        && let Some(cookie) =
+            sticky::set_cookie(&sticky.cookie, &snapshot.cookie_key, &backend.id, sticky.lifetime)
+    {
+        head.headers.append(header::SET_COOKIE, cookie);
+    }
+    if switching {
+        let mut upstream = Response::from_parts(head, body);
+        let Some(client_upgrade) = client_upgrade else {
+            // A 101 the client did not ask for cannot be honoured.
+            return pages::page(StatusCode::BAD_GATEWAY);
+        };
+        let backend_upgrade = hyper::upgrade::on(&mut upstream);
+        tokio::spawn(tunnel(client_upgrade, backend_upgrade, in_flight));
+        let (head, _) = upstream.into_parts();
+        return Response::from_parts(head, super::body::full(Bytes::new()));
+    }
+    head.version = Version::default();
+    Response::from_parts(
+        head,
+        Either::Left(ProxiedBody::new(body, sender, in_flight)),
+    )
+}
+
+/// Copies bytes both ways between an upgraded client and backend until either closes. The
+/// request counts as in flight on its backend for as long.
+async fn tunnel(
+    client: hyper::upgrade::OnUpgrade,
+    backend: hyper::upgrade::OnUpgrade,
+    _in_flight: InFlight,
+) {
+    let (client, backend) = tokio::join!(client, backend);
+    if let (Ok(client), Ok(backend)) = (client, backend) {
+        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(backend))
+            .await;
+    }
+}

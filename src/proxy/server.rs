@@ -1,0 +1,75 @@
+//! The proxy's listener: the shared accept loop (caps, back-off, drain), then hyper serving
+//! HTTP/1.1 and HTTP/2 (prior knowledge) on each connection, with the region's limits.
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::forward;
+use super::state::Proxy;
+use crate::net::{self, IdleTimer, Limits};
+
+/// Serves `proxy` on `listener` until `shutdown`: then stops accepting, lets each
+/// connection finish the request in flight within the drain grace, and returns.
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let timeouts = proxy.snapshot().settings.timeouts.clone();
+    let limits = Limits {
+        // A proxy holds more connections than a name server: browsers open several each.
+        max_connections: 4096,
+        max_per_source: 512,
+        idle_timeout: timeouts.client_idle,
+        ..Limits::default()
+    };
+    net::serve(listener, limits, shutdown, move |stream, peer, conn| {
+        let proxy = proxy.clone();
+        async move {
+            let _ = stream.set_nodelay(true);
+            // Limits as of this connection's start: a reload applies to new connections.
+            let snapshot = proxy.snapshot();
+            let settings = &snapshot.settings;
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(IdleTimer::new(conn.clone()))
+                .header_read_timeout(settings.timeouts.request_head)
+                .max_buf_size(settings.limits.max_header_bytes)
+                .max_headers(settings.limits.max_header_count);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(
+                    u32::try_from(settings.limits.max_header_bytes).unwrap_or(u32::MAX),
+                );
+            drop(snapshot);
+            let service = service_fn(move |request| {
+                let proxy = proxy.clone();
+                async move { Ok::<_, Infallible>(forward::handle(proxy, peer, request).await) }
+            });
+            let connection =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                () = conn.shutdown().cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    // Bounded: the accept loop cuts the connection when the drain is over.
+                    connection.await
+                }
+            };
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "proxy connection ended with an error");
+            }
+        }
+    })
+    .await
+}

@@ -1,0 +1,220 @@
+//! A region's proxy state: what lives across reloads (backend states, counters, the
+//! published region health) and the snapshot requests read, rebuilt when a new view is
+//! published.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use super::backend::BackendState;
+use super::balance::{Balancer, Candidate};
+use super::metrics::RegionMetrics;
+use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::region::proxy::{ProxySettings, RateLimit};
+use crate::view::SharedView;
+
+pub(crate) type Limiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// What one request reads: the region's proxy settings from one view, the backend states
+/// for exactly those backends, and the selection state built for them.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    generation: u64,
+    pub(crate) settings: ProxySettings,
+    /// `backends[i]` is `settings.backends[i]`.
+    pub(crate) backends: Vec<Arc<BackendState>>,
+    pub(crate) balancer: Balancer,
+    pub(crate) limiter: Option<Arc<Limiter>>,
+    pub(crate) cookie_key: Arc<[u8]>,
+}
+
+impl Snapshot {
+    /// The balancer's view of the backends now.
+    pub(crate) fn candidates(&self) -> Vec<Candidate> {
+        self.backends
+            .iter()
+            .zip(&self.settings.backends)
+            .map(|(state, backend)| Candidate {
+                weight: backend.weight,
+                in_flight: state.in_flight.load(Ordering::Relaxed),
+                available: state.is_available(),
+            })
+            .collect()
+    }
+
+    /// Whether one more backend of this set may be ejected now.
+    pub(crate) fn may_eject(&self) -> bool {
+        let ejected = self.backends.iter().filter(|b| !b.is_available()).count();
+        super::backend_health::may_eject(
+            ejected,
+            self.backends.len(),
+            self.settings.outlier.max_ejected_share,
+        )
+    }
+
+    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
+        self.backends.iter().position(|b| b.id == id)
+    }
+}
+
+/// One region's proxy. Created once per node; survives reloads.
+#[derive(Debug)]
+pub struct Proxy {
+    pub(crate) region: String,
+    view: SharedView,
+    snapshot: ArcSwap<Snapshot>,
+    rebuilding: Mutex<()>,
+    /// Signs sticky cookies when the config has no key: per process, so sessions do not
+    /// survive a restart (config check warns about it).
+    fallback_cookie_key: Arc<[u8]>,
+    pub(crate) local_health: SharedLocalHealth,
+    pub(crate) metrics: RegionMetrics,
+    /// Requests being handled, and retries among them (the retry budget).
+    pub(crate) active: AtomicU32,
+    pub(crate) retrying: AtomicU32,
+}
+
+impl Proxy {
+    pub fn new(region: &str, view: SharedView, local_health: SharedLocalHealth) -> Arc<Self> {
+        let fallback_cookie_key: Arc<[u8]> = (0..4u64)
+            .flat_map(|i| RandomState::new().hash_one(i).to_le_bytes())
+            .collect();
+        let snapshot = build(region, &view, None, &fallback_cookie_key);
+        let proxy = Arc::new(Self {
+            region: region.to_string(),
+            view,
+            snapshot: ArcSwap::from_pointee(snapshot),
+            rebuilding: Mutex::new(()),
+            fallback_cookie_key,
+            local_health,
+            metrics: RegionMetrics::new(region),
+            active: AtomicU32::new(0),
+            retrying: AtomicU32::new(0),
+        });
+        proxy.publish_local_health();
+        proxy
+    }
+
+    /// The snapshot for the view published now, rebuilt first if the view changed.
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        let generation = self.view.load().generation;
+        let current = self.snapshot.load_full();
+        if current.generation == generation {
+            return current;
+        }
+        let _one_at_a_time = self
+            .rebuilding
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.snapshot.load_full();
+        if current.generation == self.view.load().generation {
+            return current;
+        }
+        let next = Arc::new(build(
+            &self.region,
+            &self.view,
+            Some(&current),
+            &self.fallback_cookie_key,
+        ));
+        self.snapshot.store(next.clone());
+        next
+    }
+
+    /// Recomputes the region's health report from the backends' states now.
+    pub(crate) fn publish_local_health(&self) {
+        let snapshot = self.snapshot.load();
+        let now = Instant::now();
+        let reports = snapshot
+            .backends
+            .iter()
+            .zip(&snapshot.settings.backends)
+            .map(|(state, backend)| {
+                state.refresh(now);
+                state.report(backend.weight, now)
+            })
+            .collect();
+        let health = LocalHealth::from_backends(reports, snapshot.settings.healthy_share);
+        if **self.local_health.load() != health {
+            self.local_health.store(Arc::new(health));
+        }
+    }
+}
+
+/// The snapshot for the view published now, keeping the states of backends whose id and
+/// address are unchanged (their in-flight counts, health and pooled connections).
+fn build(
+    region: &str,
+    view: &SharedView,
+    previous: Option<&Snapshot>,
+    fallback_cookie_key: &Arc<[u8]>,
+) -> Snapshot {
+    let view = view.load_full();
+    let settings = view
+        .config
+        .regions
+        .iter()
+        .find(|r| r.name == region)
+        .map(|r| r.proxy.clone())
+        .unwrap_or_default();
+    let backends: Vec<Arc<BackendState>> = settings
+        .backends
+        .iter()
+        .map(|backend| {
+            previous
+                .and_then(|p| {
+                    p.backends
+                        .iter()
+                        .find(|s| s.id == backend.id && s.address == backend.address)
+                })
+                .cloned()
+                .unwrap_or_else(|| Arc::new(BackendState::new(region, backend)))
+        })
+        .collect();
+    if let Some(previous) = previous {
+        log_changes(region, previous, &backends);
+    }
+    let limiter = match (previous, &settings.rate_limit) {
+        (Some(p), Some(limit)) if p.settings.rate_limit.as_ref() == Some(limit) => {
+            p.limiter.clone()
+        }
+        (_, Some(limit)) => Some(Arc::new(limiter(limit))),
+        (_, None) => None,
+    };
+    Snapshot {
+        generation: view.generation,
+        balancer: Balancer::new(&settings.policy, &settings.backends),
+        backends,
+        settings,
+        limiter,
+        cookie_key: fallback_cookie_key.clone(),
+    }
+}
+
+fn limiter(limit: &RateLimit) -> Limiter {
+    Limiter::keyed(Quota::per_second(limit.per_second).allow_burst(limit.burst))
+}
+
+fn log_changes(region: &str, previous: &Snapshot, next: &[Arc<BackendState>]) {
+    for state in next {
+        if !previous.backends.iter().any(|p| Arc::ptr_eq(p, state)) {
+            tracing::info!(region, backend = %state.id, address = %state.address, "backend added");
+        }
+    }
+    for state in &previous.backends {
+        if !next.iter().any(|n| Arc::ptr_eq(n, state)) {
+            tracing::info!(
+                region,
+                backend = %state.id,
+                address = %state.address,
+                in_flight = state.in_flight.load(Ordering::Relaxed),
+                "backend removed; its requests in flight finish"
+            );
+        }
+    }
+}

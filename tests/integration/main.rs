@@ -10,6 +10,7 @@ mod geo_edges;
 mod hostile;
 mod live;
 mod mmdb;
+mod proxy;
 mod reload;
 mod replay;
 mod status;

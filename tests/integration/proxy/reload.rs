@@ -1,0 +1,32 @@
+//! Backends follow a reload: a new one gets traffic, a removed one finishes what it has.
+
+use std::time::Duration;
+
+use super::backends::Backend;
+use super::harness::{Harness, backend_of, settings};
+
+#[tokio::test]
+async fn a_backend_added_by_reload_gets_traffic_and_a_removed_one_drains() {
+    let old = Backend::start("old").await;
+    let new = Backend::start("new").await;
+    let mut harness = Harness::start(settings(std::slice::from_ref(&old))).await;
+    assert_eq!(backend_of(&harness.get("/").await.1), "old");
+
+    // A slow request in flight on `old` while it is removed.
+    old.set_delay(500);
+    let client = harness.client.clone();
+    let url = harness.url("/");
+    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    harness.reload(settings(&[new.clone()]));
+    for _ in 0..5 {
+        let (status, body) = harness.get("/").await;
+        assert_eq!((status, backend_of(&body)), (200, "new"));
+    }
+    let response = in_flight.await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(backend_of(&response.text().await.unwrap()), "old");
+    harness
+        .wait_health("new backend set", |h| h.backends.len() == 1 && h.backends[0].id == "new")
+        .await;
+}

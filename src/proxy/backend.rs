@@ -90,10 +90,19 @@ impl BackendState {
         }
     }
 
-    /// Re-reads the state at `now` (an ejection's time may be over).
-    pub(crate) fn refresh(&self, now: Instant) {
-        let health = self.health();
+    /// Re-reads the state at `now`: an ejection's time may be over.
+    pub(crate) fn refresh(&self, now: Instant, outlier: &Outlier) {
+        let mut health = self.health();
+        let change = health.settle(now, outlier);
         self.publish(&health, now);
+        drop(health);
+        if let Some(change) = change {
+            self.log_change(&change);
+        }
+    }
+
+    pub(crate) fn is_ejected(&self, now: Instant) -> bool {
+        matches!(self.status(now), Status::Ejected { .. })
     }
 
     fn publish(&self, health: &BackendHealth, now: Instant) {

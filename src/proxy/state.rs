@@ -48,9 +48,11 @@ impl Snapshot {
             .collect()
     }
 
-    /// Whether one more backend of this set may be ejected now.
+    /// Whether one more backend of this set may be ejected now (backends down by active
+    /// checks do not count: the cap limits what passive detection alone can take out).
     pub(crate) fn may_eject(&self) -> bool {
-        let ejected = self.backends.iter().filter(|b| !b.is_available()).count();
+        let now = Instant::now();
+        let ejected = self.backends.iter().filter(|b| b.is_ejected(now)).count();
         super::backend_health::may_eject(
             ejected,
             self.backends.len(),
@@ -135,7 +137,7 @@ impl Proxy {
             .iter()
             .zip(&snapshot.settings.backends)
             .map(|(state, backend)| {
-                state.refresh(now);
+                state.refresh(now, &snapshot.settings.outlier);
                 state.report(backend.weight, now)
             })
             .collect();

@@ -26,7 +26,7 @@ pub(crate) struct Backend {
     mode: Arc<AtomicU8>,
     status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
-    /// Requests whose head arrived (whatever was answered).
+    /// Requests whose head arrived (whatever was answered), health checks aside.
     pub(crate) received: Arc<AtomicU64>,
     /// The last request's headers and body, as text.
     pub(crate) last: Arc<Mutex<String>>,
@@ -83,7 +83,14 @@ impl Backend {
         &self,
         mut request: Request<Incoming>,
     ) -> Result<Response<Full<Bytes>>, &'static str> {
-        self.received.fetch_add(1, Ordering::SeqCst);
+        // Active health checks are the proxy's business, not traffic.
+        let check = request
+            .headers()
+            .get("user-agent")
+            .is_some_and(|agent| agent == "meridian-health-check");
+        if !check {
+            self.received.fetch_add(1, Ordering::SeqCst);
+        }
         if request.headers().contains_key("upgrade") {
             return Ok(echo_upgrade(&mut request));
         }

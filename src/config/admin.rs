@@ -12,6 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::ConfigError;
+use super::secret::{redacted, secret_from_env};
 
 /// The environment variable that sets (and overrides) the admin token.
 pub const ADMIN_TOKEN_ENV: &str = "MERIDIAN_ADMIN_TOKEN";
@@ -56,22 +57,9 @@ impl fmt::Debug for AdminToken {
     }
 }
 
-/// How a refused secret is shown: its length and nothing else.
-fn redacted(secret: &str) -> String {
-    format!("<redacted, {} characters>", secret.chars().count())
-}
-
 /// Reads [`ADMIN_TOKEN_ENV`]; unset and empty both mean "not set".
 pub(super) fn token_from_env() -> Result<Option<String>, ConfigError> {
-    match std::env::var(ADMIN_TOKEN_ENV) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(value)) => Err(ConfigError::Environment {
-            variable: ADMIN_TOKEN_ENV.to_string(),
-            value: format!("<redacted, {} bytes>", value.len()),
-            reason: "not valid UTF-8".to_string(),
-        }),
-    }
+    secret_from_env(ADMIN_TOKEN_ENV)
 }
 
 /// The effective token: the environment wins when set and non-empty, then the file.

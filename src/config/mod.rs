@@ -9,6 +9,7 @@
 mod admin;
 mod hash;
 mod raw;
+mod secret;
 mod validate;
 
 #[cfg(test)]

@@ -12,9 +12,11 @@ mod zone;
 
 use std::collections::HashSet;
 use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
 use super::admin;
@@ -212,4 +214,15 @@ fn first_duplicate<T: Eq + std::hash::Hash + Copy + std::fmt::Debug>(
         .iter()
         .find(|item| !seen.insert(**item))
         .map(|item| format!("{item:?}"))
+}
+
+/// IPv4-mapped IPv6 networks become IPv4 networks, the form client addresses are matched in.
+pub(super) fn canonical_net(network: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = network
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && v6.prefix_len() >= 96
+    {
+        return IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(network);
+    }
+    network
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::ConfigError;
-use super::secret::{redacted, secret_from_env};
+use super::secret::redacted;
 
 /// The environment variable that sets (and overrides) the admin token.
 pub const ADMIN_TOKEN_ENV: &str = "MERIDIAN_ADMIN_TOKEN";
@@ -55,11 +55,6 @@ impl fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AdminToken(<redacted>)")
     }
-}
-
-/// Reads [`ADMIN_TOKEN_ENV`]; unset and empty both mean "not set".
-pub(super) fn token_from_env() -> Result<Option<String>, ConfigError> {
-    secret_from_env(ADMIN_TOKEN_ENV)
 }
 
 /// The effective token: the environment wins when set and non-empty, then the file.

@@ -173,6 +173,8 @@ pub(super) struct RawSteering {
 pub(super) struct RawAdmin {
     /// Overridden by `MERIDIAN_ADMIN_TOKEN`, the preferred place for a secret.
     pub(super) token: Option<String>,
+    /// Signs sticky cookies; overridden by `MERIDIAN_COOKIE_KEY`, the preferred place.
+    pub(super) cookie_key: Option<String>,
 }
 
 /// `regions/<name>.toml`.

@@ -1,6 +1,7 @@
 //! Config tests, one file per concern; the helpers every one of them uses.
 
 mod listen;
+mod proxy;
 mod shipped;
 mod steering;
 mod values;

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::net::IpAddr;
 use std::path::Path;
 
-use crate::config::{ADMIN_TOKEN_ENV, Zone};
+use crate::config::Zone;
 use crate::region::Region;
 
 /// Glue that points at no region's DNS address: fine for a secondary run elsewhere, but
@@ -35,15 +35,17 @@ pub(super) fn glue_outside_regions(
     warnings
 }
 
-/// A token in the file that the environment overrides is dead text, and a secret on disk.
-pub(super) fn token_overridden(
+/// A secret in the file that the environment overrides is dead text, and a secret on disk.
+pub(super) fn secret_overridden(
     main_file: &Path,
+    key: &str,
     in_file: bool,
+    variable: &str,
     from_env: Option<&str>,
 ) -> Option<String> {
     (in_file && from_env.is_some_and(|value| !value.is_empty())).then(|| {
         format!(
-            "{}: admin.token = <redacted>: overridden by {ADMIN_TOKEN_ENV}; remove the secret from the file",
+            "{}: {key} = <redacted>: overridden by {variable}; remove the secret from the file",
             main_file.display()
         )
     })

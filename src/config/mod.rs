@@ -1,7 +1,7 @@
 //! Configuration: TOML files -> raw serde structs -> one validated [`Config`].
 //!
 //! The pipeline is read (`validate/mod.rs`, the only I/O) -> `raw` (serde shapes,
-//! `deny_unknown_fields`, defaults) -> validate (`validate/{zone,regions,steering}.rs`:
+//! `deny_unknown_fields`, defaults) -> validate (`validate/{zone,regions,proxy,steering}.rs`:
 //! cross-field rules, typed values). Only this module knows TOML. Every error names the
 //! file, the key and the bad value, and a config is either entirely valid or refused:
 //! callers never see half of one.

@@ -5,6 +5,7 @@
 //! the rules themselves live beside it, one concept per file.
 
 mod codes;
+mod proxy;
 mod regions;
 mod steering;
 mod warnings;
@@ -83,6 +84,10 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
         regions::require_loopback_status(&regions_dir, &regions)?;
     }
     let cookie_key = cookie_key::resolve(path, raw.admin.cookie_key, env.cookie_key)?;
+    if cookie_key.is_none() {
+        warnings.extend(warnings::sticky_without_cookie_key(&regions_dir, &regions));
+    }
+    warnings.extend(warnings::weights_ignored(&regions_dir, &regions));
     Ok(Config {
         file: path.to_path_buf(),
         regions_dir,

@@ -12,6 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::ConfigError;
+use super::secret::redacted;
 
 /// The environment variable that sets (and overrides) the admin token.
 pub const ADMIN_TOKEN_ENV: &str = "MERIDIAN_ADMIN_TOKEN";
@@ -53,24 +54,6 @@ impl AdminToken {
 impl fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AdminToken(<redacted>)")
-    }
-}
-
-/// How a refused secret is shown: its length and nothing else.
-fn redacted(secret: &str) -> String {
-    format!("<redacted, {} characters>", secret.chars().count())
-}
-
-/// Reads [`ADMIN_TOKEN_ENV`]; unset and empty both mean "not set".
-pub(super) fn token_from_env() -> Result<Option<String>, ConfigError> {
-    match std::env::var(ADMIN_TOKEN_ENV) {
-        Ok(value) => Ok(Some(value)),
-        Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(value)) => Err(ConfigError::Environment {
-            variable: ADMIN_TOKEN_ENV.to_string(),
-            value: format!("<redacted, {} bytes>", value.len()),
-            reason: "not valid UTF-8".to_string(),
-        }),
     }
 }
 

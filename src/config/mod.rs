@@ -1,14 +1,16 @@
 //! Configuration: TOML files -> raw serde structs -> one validated [`Config`].
 //!
 //! The pipeline is read (`validate/mod.rs`, the only I/O) -> `raw` (serde shapes,
-//! `deny_unknown_fields`, defaults) -> validate (`validate/{zone,regions,steering}.rs`:
+//! `deny_unknown_fields`, defaults) -> validate (`validate/{zone,regions,proxy,steering}.rs`:
 //! cross-field rules, typed values). Only this module knows TOML. Every error names the
 //! file, the key and the bad value, and a config is either entirely valid or refused:
 //! callers never see half of one.
 
 mod admin;
+mod cookie_key;
 mod hash;
 mod raw;
+mod secret;
 mod validate;
 
 #[cfg(test)]
@@ -22,9 +24,12 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use ipnet::IpNet;
 
+use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
+pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
+pub use secret::EnvSecrets;
 
 /// The first 12 hex characters of a content hash: enough to tell configs apart in logs.
 pub fn short_hash(hash: &str) -> &str {
@@ -88,6 +93,10 @@ pub struct Config {
     /// Guards the dashboard and admin API; from `MERIDIAN_ADMIN_TOKEN` or `[admin] token`.
     /// `None` is only allowed while every region's `listen.status` is a loopback address.
     pub admin_token: Option<AdminToken>,
+    /// Signs sticky cookies; from `MERIDIAN_COOKIE_KEY` or `[admin] cookie_key`. `None`
+    /// means each process makes up its own key, so sticky cookies do not survive a restart
+    /// and are not shared between nodes (a config warning says so when a region is sticky).
+    pub cookie_key: Option<CookieKey>,
     /// Advice that does not refuse the config (each names file, key and value): print them
     /// in `check-config` and log them at WARN when a node starts or reloads.
     pub warnings: Vec<String>,
@@ -95,19 +104,33 @@ pub struct Config {
 
 impl Config {
     /// Reads and validates `meridian.toml` and the region files it points at, and takes
-    /// the admin token from `MERIDIAN_ADMIN_TOKEN` when that is set and non-empty.
+    /// the secrets from `MERIDIAN_ADMIN_TOKEN` and `MERIDIAN_COOKIE_KEY` when those are set
+    /// and non-empty.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        Self::load_with_env_token(path, admin::token_from_env()?)
+        Self::load_with_env(path, EnvSecrets::from_process_env()?)
     }
 
-    /// As [`Config::load`], with the value of `MERIDIAN_ADMIN_TOKEN` given instead of read
-    /// from the process environment: for tests, which must not depend on the environment
-    /// they run in (and cannot safely change it), and for tools that take it elsewhere.
+    /// As [`Config::load`], with the values of the environment variables given instead of
+    /// read from the process environment: for tests, which must not depend on the
+    /// environment they run in (and cannot safely change it), and for tools that take them
+    /// elsewhere.
+    pub fn load_with_env(path: &Path, env: EnvSecrets) -> Result<Self, ConfigError> {
+        validate::load(path, env)
+    }
+
+    /// As [`Config::load_with_env`] with only `MERIDIAN_ADMIN_TOKEN` given, and
+    /// `MERIDIAN_COOKIE_KEY` unset.
     pub fn load_with_env_token(
         path: &Path,
         env_token: Option<String>,
     ) -> Result<Self, ConfigError> {
-        validate::load(path, env_token)
+        Self::load_with_env(
+            path,
+            EnvSecrets {
+                admin_token: env_token,
+                cookie_key: None,
+            },
+        )
     }
 
     /// The first 12 hex characters of [`Config::content_hash`], for logs and status pages.

@@ -173,6 +173,8 @@ pub(super) struct RawSteering {
 pub(super) struct RawAdmin {
     /// Overridden by `MERIDIAN_ADMIN_TOKEN`, the preferred place for a secret.
     pub(super) token: Option<String>,
+    /// Signs sticky cookies; overridden by `MERIDIAN_COOKIE_KEY`, the preferred place.
+    pub(super) cookie_key: Option<String>,
 }
 
 /// `regions/<name>.toml`.
@@ -190,6 +192,8 @@ pub(super) struct RawRegion {
     pub(super) status_url: Option<String>,
     #[serde(default = "default_capacity")]
     pub(super) capacity: u32,
+    /// The region's HTTP proxy; without it the region has no backends.
+    pub(super) proxy: Option<RawProxy>,
 }
 
 fn default_capacity() -> u32 {
@@ -209,4 +213,318 @@ pub(super) struct RawListen {
     pub(super) dns: Vec<SocketAddr>,
     pub(super) http: Option<SocketAddr>,
     pub(super) status: Option<SocketAddr>,
+}
+
+/// `[proxy]` of a region file. Defaults equal `ProxySettings::default()`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProxy {
+    /// `round-robin`, `weighted-round-robin`, `least-request` or `consistent-hash`.
+    #[serde(default = "default_policy")]
+    pub(super) policy: String,
+    /// What `consistent-hash` hashes (default `client-ip`); refused with other policies.
+    pub(super) hash: Option<RawHashKey>,
+    /// Bounded load of `consistent-hash` (default [`DEFAULT_LOAD_FACTOR`]); refused with
+    /// other policies.
+    pub(super) load_factor: Option<f64>,
+    /// `/healthz` says 503 below this share of healthy capacity.
+    #[serde(default = "default_healthy_share")]
+    pub(super) healthy_share: f64,
+    /// Networks (or single addresses) whose `X-Forwarded-For` is kept.
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<String>,
+    #[serde(default, rename = "backend")]
+    pub(super) backends: Vec<RawBackend>,
+    #[serde(default)]
+    pub(super) health: RawHealth,
+    #[serde(default)]
+    pub(super) outlier: RawOutlier,
+    /// Session persistence; off without the table.
+    pub(super) sticky: Option<RawSticky>,
+    #[serde(default)]
+    pub(super) timeouts: RawTimeouts,
+    #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(default)]
+    pub(super) retries: RawRetries,
+    /// Per-client-IP rate limit; off without the table.
+    pub(super) rate_limit: Option<RawRateLimit>,
+}
+
+fn default_policy() -> String {
+    "round-robin".to_string()
+}
+fn default_healthy_share() -> f64 {
+    0.5
+}
+
+/// `load_factor` of a `consistent-hash` policy that does not set it.
+pub(super) const DEFAULT_LOAD_FACTOR: f64 = 1.25;
+
+/// `hash = "client-ip"`, `hash = { header = "x-user" }` or `hash = { cookie = "session" }`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawHashKey {
+    Header(String),
+    Cookie(String),
+    ClientIp,
+}
+
+/// `[[proxy.backend]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackend {
+    pub(super) id: String,
+    pub(super) address: SocketAddr,
+    #[serde(default = "default_weight")]
+    pub(super) weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// `[proxy.health]`: active health checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    #[serde(default = "default_health_path")]
+    pub(super) path: String,
+    #[serde(default = "default_health_interval")]
+    pub(super) interval_ms: u64,
+    #[serde(default = "default_health_fast_interval")]
+    pub(super) fast_interval_ms: u64,
+    /// Share of the interval.
+    #[serde(default = "default_health_jitter")]
+    pub(super) jitter: f64,
+    #[serde(default = "default_health_timeout")]
+    pub(super) timeout_ms: u64,
+    /// `[lowest, highest]` status that counts as success.
+    #[serde(default = "default_health_expect")]
+    pub(super) expect: [u16; 2],
+    #[serde(default = "default_health_rise_fall")]
+    pub(super) rise: u32,
+    #[serde(default = "default_health_rise_fall")]
+    pub(super) fall: u32,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        Self {
+            path: default_health_path(),
+            interval_ms: default_health_interval(),
+            fast_interval_ms: default_health_fast_interval(),
+            jitter: default_health_jitter(),
+            timeout_ms: default_health_timeout(),
+            expect: default_health_expect(),
+            rise: default_health_rise_fall(),
+            fall: default_health_rise_fall(),
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/".to_string()
+}
+fn default_health_interval() -> u64 {
+    1000
+}
+fn default_health_fast_interval() -> u64 {
+    250
+}
+fn default_health_jitter() -> f64 {
+    0.2
+}
+fn default_health_timeout() -> u64 {
+    1000
+}
+fn default_health_expect() -> [u16; 2] {
+    [200, 399]
+}
+fn default_health_rise_fall() -> u32 {
+    2
+}
+
+/// `[proxy.outlier]`: passive outlier detection.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawOutlier {
+    #[serde(default = "default_consecutive_failures")]
+    pub(super) consecutive_failures: u32,
+    #[serde(default = "default_base_ejection")]
+    pub(super) base_ejection_ms: u64,
+    #[serde(default = "default_max_ejection")]
+    pub(super) max_ejection_ms: u64,
+    #[serde(default = "default_max_ejected_share")]
+    pub(super) max_ejected_share: f64,
+}
+
+impl Default for RawOutlier {
+    fn default() -> Self {
+        Self {
+            consecutive_failures: default_consecutive_failures(),
+            base_ejection_ms: default_base_ejection(),
+            max_ejection_ms: default_max_ejection(),
+            max_ejected_share: default_max_ejected_share(),
+        }
+    }
+}
+
+fn default_consecutive_failures() -> u32 {
+    3
+}
+fn default_base_ejection() -> u64 {
+    5000
+}
+fn default_max_ejection() -> u64 {
+    300_000
+}
+fn default_max_ejected_share() -> f64 {
+    0.5
+}
+
+/// `[proxy.sticky]`: session persistence through a signed cookie.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSticky {
+    #[serde(default = "default_sticky_cookie")]
+    pub(super) cookie: String,
+    /// `Max-Age`; unset makes a session cookie.
+    pub(super) lifetime_seconds: Option<u64>,
+    /// `repick` or `strict`.
+    #[serde(default = "default_sticky_on_down")]
+    pub(super) on_down: String,
+}
+
+fn default_sticky_cookie() -> String {
+    "meridian_backend".to_string()
+}
+fn default_sticky_on_down() -> String {
+    "repick".to_string()
+}
+
+/// `[proxy.timeouts]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTimeouts {
+    #[serde(default = "default_connect")]
+    pub(super) connect_ms: u64,
+    #[serde(default = "default_request_head")]
+    pub(super) request_head_ms: u64,
+    #[serde(default = "default_response_head")]
+    pub(super) response_head_ms: u64,
+    #[serde(default = "default_client_idle")]
+    pub(super) client_idle_ms: u64,
+    #[serde(default = "default_upstream_idle")]
+    pub(super) upstream_idle_ms: u64,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            connect_ms: default_connect(),
+            request_head_ms: default_request_head(),
+            response_head_ms: default_response_head(),
+            client_idle_ms: default_client_idle(),
+            upstream_idle_ms: default_upstream_idle(),
+        }
+    }
+}
+
+fn default_connect() -> u64 {
+    1000
+}
+fn default_request_head() -> u64 {
+    10_000
+}
+fn default_response_head() -> u64 {
+    30_000
+}
+fn default_client_idle() -> u64 {
+    60_000
+}
+fn default_upstream_idle() -> u64 {
+    4000
+}
+
+/// `[proxy.limits]`: what clients may send.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    #[serde(default = "default_max_header_count")]
+    pub(super) max_header_count: usize,
+    #[serde(default = "default_max_header_bytes")]
+    pub(super) max_header_bytes: usize,
+    #[serde(default = "default_max_body_bytes")]
+    pub(super) max_body_bytes: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_header_count: default_max_header_count(),
+            max_header_bytes: default_max_header_bytes(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+fn default_max_header_count() -> usize {
+    100
+}
+fn default_max_header_bytes() -> usize {
+    16 * 1024
+}
+fn default_max_body_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+
+/// `[proxy.retries]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetries {
+    #[serde(default = "default_attempts")]
+    pub(super) attempts: u32,
+    /// `timeout`, `502`, `503`.
+    #[serde(default)]
+    pub(super) idempotent_on: Vec<String>,
+    #[serde(default = "default_budget_share")]
+    pub(super) budget_share: f64,
+    #[serde(default = "default_budget_min")]
+    pub(super) budget_min: u32,
+}
+
+impl Default for RawRetries {
+    fn default() -> Self {
+        Self {
+            attempts: default_attempts(),
+            idempotent_on: Vec::new(),
+            budget_share: default_budget_share(),
+            budget_min: default_budget_min(),
+        }
+    }
+}
+
+fn default_attempts() -> u32 {
+    2
+}
+fn default_budget_share() -> f64 {
+    0.2
+}
+fn default_budget_min() -> u32 {
+    3
+}
+
+/// `[proxy.rate_limit]`: a token bucket per client IP.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRateLimit {
+    #[serde(default = "default_per_second")]
+    pub(super) per_second: u32,
+    /// Bucket size; defaults to twice `per_second`.
+    pub(super) burst: Option<u32>,
+}
+
+fn default_per_second() -> u32 {
+    100
 }

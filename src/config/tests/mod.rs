@@ -1,6 +1,9 @@
 //! Config tests, one file per concern; the helpers every one of them uses.
 
+mod cookie_key;
 mod listen;
+mod proxy;
+mod proxy_refused;
 mod shipped;
 mod steering;
 mod values;

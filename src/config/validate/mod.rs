@@ -5,6 +5,7 @@
 //! the rules themselves live beside it, one concept per file.
 
 mod codes;
+mod proxy;
 mod regions;
 mod steering;
 mod warnings;
@@ -12,23 +13,27 @@ mod zone;
 
 use std::collections::HashSet;
 use std::fs;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 
-use super::admin;
 use super::hash::ContentHasher;
 use super::raw::{RawMain, RawRegion};
-use super::{AnswerPolicy, Config, ConfigError, GeoSettings};
+use super::{
+    ADMIN_TOKEN_ENV, AnswerPolicy, COOKIE_KEY_ENV, Config, ConfigError, EnvSecrets, GeoSettings,
+};
+use super::{admin, cookie_key};
 use crate::region::{Region, RegionId};
 
 /// DNS TTLs are 31-bit (RFC 2181 section 8).
 const MAX_TTL: u32 = 0x7fff_ffff;
 
-/// Loads the config at `path`; `env_token` is the value of `MERIDIAN_ADMIN_TOKEN`, passed in
-/// so that tests do not depend on (or change) the process environment.
-pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, ConfigError> {
+/// Loads the config at `path`; `env` holds the values of the secrets' environment
+/// variables, passed in so that tests do not depend on (or change) the process environment.
+pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> {
     let mut hasher = ContentHasher::new();
     let bytes = read_file(path, Some("use --config PATH to point at it"))?;
     hasher.add(
@@ -60,15 +65,29 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
     };
     let steering = check.steering(&raw.steering, &regions)?;
     let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
-    warnings.extend(warnings::token_overridden(
+    warnings.extend(warnings::secret_overridden(
         path,
+        "admin.token",
         raw.admin.token.is_some(),
-        env_token.as_deref(),
+        ADMIN_TOKEN_ENV,
+        env.admin_token.as_deref(),
     ));
-    let admin_token = admin::resolve(path, raw.admin.token, env_token)?;
+    warnings.extend(warnings::secret_overridden(
+        path,
+        "admin.cookie_key",
+        raw.admin.cookie_key.is_some(),
+        COOKIE_KEY_ENV,
+        env.cookie_key.as_deref(),
+    ));
+    let admin_token = admin::resolve(path, raw.admin.token, env.admin_token)?;
     if admin_token.is_none() {
         regions::require_loopback_status(&regions_dir, &regions)?;
     }
+    let cookie_key = cookie_key::resolve(path, raw.admin.cookie_key, env.cookie_key)?;
+    if cookie_key.is_none() {
+        warnings.extend(warnings::sticky_without_cookie_key(&regions_dir, &regions));
+    }
+    warnings.extend(warnings::weights_ignored(&regions_dir, &regions));
     Ok(Config {
         file: path.to_path_buf(),
         regions_dir,
@@ -80,6 +99,7 @@ pub(super) fn load(path: &Path, env_token: Option<String>) -> Result<Config, Con
         regions,
         content_hash: hasher.finish(),
         admin_token,
+        cookie_key,
         warnings,
     })
 }
@@ -212,4 +232,15 @@ fn first_duplicate<T: Eq + std::hash::Hash + Copy + std::fmt::Debug>(
         .iter()
         .find(|item| !seen.insert(**item))
         .map(|item| format!("{item:?}"))
+}
+
+/// IPv4-mapped IPv6 networks become IPv4 networks, the form client addresses are matched in.
+pub(super) fn canonical_net(network: IpNet) -> IpNet {
+    if let IpNet::V6(v6) = network
+        && let Some(v4) = v6.addr().to_ipv4_mapped()
+        && v6.prefix_len() >= 96
+    {
+        return IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(network);
+    }
+    network
 }

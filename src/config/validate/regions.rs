@@ -1,5 +1,5 @@
 //! Rules for region files: one file's name, location, addresses, listen sockets and status
-//! URL, and the rules that look at all regions together.
+//! URL (its `[proxy]` has `proxy.rs`), and the rules that look at all regions together.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -93,6 +93,12 @@ impl Checker<'_> {
         if raw.capacity == 0 {
             return Err(self.invalid("capacity", 0, "must be at least 1"));
         }
+        let listen = Listen {
+            dns: raw.listen.dns,
+            http: raw.listen.http,
+            status: raw.listen.status,
+        };
+        let proxy = self.proxy(raw.proxy, &listen)?;
         Ok(Region {
             id: RegionId(0),
             name: raw.name,
@@ -102,14 +108,10 @@ impl Checker<'_> {
             },
             ipv4: raw.ipv4,
             ipv6: raw.ipv6,
-            listen: Listen {
-                dns: raw.listen.dns,
-                http: raw.listen.http,
-                status: raw.listen.status,
-            },
+            listen,
             status_url,
             capacity: raw.capacity,
-            proxy: crate::region::ProxySettings::default(),
+            proxy,
         })
     }
 }

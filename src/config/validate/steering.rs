@@ -2,12 +2,11 @@
 //! continent tables, each naming known regions.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::Checker;
 use super::codes::{CONTINENT_CODES, country_suggestion, is_country};
+use super::{Checker, canonical_net};
 use crate::config::raw::RawSteering;
 use crate::config::{CidrRule, ConfigError, SteeringRules};
 use crate::region::{Region, RegionId};
@@ -110,17 +109,6 @@ impl Checker<'_> {
         }
         Ok(order)
     }
-}
-
-/// IPv4-mapped IPv6 networks become IPv4 networks, the form client addresses are matched in.
-fn canonical_net(network: IpNet) -> IpNet {
-    if let IpNet::V6(v6) = network
-        && let Some(v4) = v6.addr().to_ipv4_mapped()
-        && v6.prefix_len() >= 96
-    {
-        return IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(network);
-    }
-    network
 }
 
 fn country_problem(code: &str) -> Option<String> {

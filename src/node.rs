@@ -137,7 +137,8 @@ impl RegionNode {
                 dns::serve_tcp(sockets.tcp, handler.clone(), node.shutdown.clone()),
             );
         }
-        let local_health: SharedLocalHealth = Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
+        let local_health: SharedLocalHealth =
+            Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
         if let Some(listener) = sockets.http {
             let proxy = Proxy::new(&node.region, node.view().clone(), local_health.clone());
             let shutdown = node.shutdown.clone();

@@ -234,7 +234,11 @@ fn answer(page: &str, request: &Request<Incoming>) -> HyperResponse<Full<Bytes>>
             request.version()
         );
         for (name, value) in request.headers() {
-            let _ = writeln!(echo, "{name}: {}", String::from_utf8_lossy(value.as_bytes()));
+            let _ = writeln!(
+                echo,
+                "{name}: {}",
+                String::from_utf8_lossy(value.as_bytes())
+            );
         }
         echo
     } else {

@@ -96,18 +96,14 @@ mod tests {
 
     #[test]
     fn share_is_by_weight_and_the_threshold_decides() {
-        let health = LocalHealth::from_backends(
-            vec![backend("healthy", 1), backend("down", 3)],
-            0.5,
-        );
+        let health =
+            LocalHealth::from_backends(vec![backend("healthy", 1), backend("down", 3)], 0.5);
         assert_eq!(health.healthy_backends, 1);
         assert_eq!(health.total_backends, 2);
         assert!((health.healthy_capacity_share - 0.25).abs() < 1e-9);
         assert!(!health.is_healthy());
-        let health = LocalHealth::from_backends(
-            vec![backend("healthy", 3), backend("ejected", 1)],
-            0.5,
-        );
+        let health =
+            LocalHealth::from_backends(vec![backend("healthy", 3), backend("ejected", 1)], 0.5);
         assert!(health.is_healthy());
     }
 

@@ -53,10 +53,7 @@ pub async fn run(proxy: Arc<Proxy>, shutdown: CancellationToken) {
             if when > now || backend.checking.swap(true, Ordering::Relaxed) {
                 continue;
             }
-            due.insert(
-                k,
-                now + backend.next_check_in(&snapshot.settings.health),
-            );
+            due.insert(k, now + backend.next_check_in(&snapshot.settings.health));
             checks.spawn(check(backend.clone(), snapshot.clone()));
         }
         for backend in &snapshot.backends {
@@ -116,7 +113,10 @@ async fn probe(backend: &BackendState, snapshot: &Snapshot) -> bool {
     if let Ok(host) = HeaderValue::from_str(&backend.address.to_string()) {
         headers.insert(header::HOST, host);
     }
-    headers.insert(header::USER_AGENT, HeaderValue::from_static("meridian-health-check"));
+    headers.insert(
+        header::USER_AGENT,
+        HeaderValue::from_static("meridian-health-check"),
+    );
     headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     match sender.send_request(request).await {
         Ok(response) => {

@@ -149,7 +149,7 @@ async fn forward(
         let in_flight = InFlight::start(backend);
         let outcome = send(backend, upstream, snapshot, upgrade).await;
         match outcome {
-            Sent::Response(response, sender) => {
+            Delivery::Response(response, sender) => {
                 let status = response.status();
                 let passive = if matches!(status.as_u16(), 500 | 502..=504) {
                     Outcome::Status5xx
@@ -185,13 +185,13 @@ async fn forward(
                     client_upgrade,
                 );
             }
-            Sent::NotSent(request) => {
+            Delivery::NotSent(request) => {
                 attempt.observe(backend, Outcome::ConnectFailed);
                 backend.metrics.failures.increment(1);
                 body = Some(RequestBody::from_unsent(request));
                 failure = Failure::Retry(RetryReason::NotSent, StatusCode::BAD_GATEWAY);
             }
-            Sent::NoResponse => {
+            Delivery::NoResponse => {
                 attempt.observe(backend, Outcome::ConnectFailed);
                 backend.metrics.failures.increment(1);
                 if !resend {
@@ -200,7 +200,7 @@ async fn forward(
                 body = replay();
                 failure = Failure::Retry(RetryReason::NoResponse, StatusCode::BAD_GATEWAY);
             }
-            Sent::Timeout => {
+            Delivery::Timeout => {
                 attempt.observe(backend, Outcome::Timeout);
                 backend.metrics.failures.increment(1);
                 if !(resend && settings.retries.idempotent_on.contains(&RetryOn::Timeout)) {
@@ -415,7 +415,7 @@ fn key_hash(
 }
 
 /// What became of one attempt.
-enum Sent {
+enum Delivery {
     /// A response head arrived; the connection goes back to the pool when its body ends
     /// (`None`: a tunnel, never pooled).
     Response(Response<Incoming>, Option<Sender>),
@@ -435,7 +435,7 @@ async fn send(
     mut request: Request<UpstreamBody>,
     snapshot: &Snapshot,
     upgrade: bool,
-) -> Sent {
+) -> Delivery {
     let timeouts = &snapshot.settings.timeouts;
     loop {
         let pooled = if upgrade {
@@ -456,7 +456,7 @@ async fn send(
                 }
                 Err(error) => {
                     tracing::debug!(backend = %backend.id, %error, "connect failed");
-                    return Sent::NotSent(request);
+                    return Delivery::NotSent(request);
                 }
             },
         };
@@ -464,18 +464,17 @@ async fn send(
             if reused {
                 continue;
             }
-            return Sent::NotSent(request);
+            return Delivery::NotSent(request);
         }
-        match tokio::time::timeout(timeouts.response_head, sender.try_send_request(request)).await
-        {
-            Err(_) => return Sent::Timeout,
-            Ok(Ok(response)) => return Sent::Response(response, (!upgrade).then_some(sender)),
+        match tokio::time::timeout(timeouts.response_head, sender.try_send_request(request)).await {
+            Err(_) => return Delivery::Timeout,
+            Ok(Ok(response)) => return Delivery::Response(response, (!upgrade).then_some(sender)),
             Ok(Err(mut error)) => match error.take_message() {
                 Some(unsent) if reused => request = unsent,
-                Some(unsent) => return Sent::NotSent(unsent),
+                Some(unsent) => return Delivery::NotSent(unsent),
                 None => {
                     tracing::debug!(backend = %backend.id, error = %error.error(), "no response");
-                    return Sent::NoResponse;
+                    return Delivery::NoResponse;
                 }
             },
         }
@@ -496,8 +495,12 @@ fn respond(
     let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
     headers::strip_hop_by_hop(&mut head.headers, switching);
     if let Some((sticky, backend)) = set_sticky
-        && let Some(cookie) =
-            sticky::set_cookie(&sticky.cookie, &snapshot.cookie_key, &backend.id, sticky.lifetime)
+        && let Some(cookie) = sticky::set_cookie(
+            &sticky.cookie,
+            &snapshot.cookie_key,
+            &backend.id,
+            sticky.lifetime,
+        )
     {
         head.headers.append(header::SET_COOKIE, cookie);
     }
@@ -528,7 +531,8 @@ async fn tunnel(
 ) {
     let (client, backend) = tokio::join!(client, backend);
     if let (Ok(client), Ok(backend)) = (client, backend) {
-        let _ = tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(backend))
-            .await;
+        let _ =
+            tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(backend))
+                .await;
     }
 }

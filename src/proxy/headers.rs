@@ -85,9 +85,7 @@ fn is_trusted(address: IpAddr, trusted: &[IpNet]) -> bool {
 /// IPv4-mapped IPv6 addresses as plain IPv4, so one rule covers both.
 fn canonical(address: IpAddr) -> IpAddr {
     match address {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     }
 }

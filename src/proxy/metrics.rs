@@ -27,9 +27,7 @@ pub(crate) struct RegionMetrics {
 impl RegionMetrics {
     pub(crate) fn new(region: &str) -> Self {
         let region = region.to_string();
-        let retry = |reason: &'static str| {
-            counter!("meridian_proxy_retries_total", "region" => region.clone(), "reason" => reason)
-        };
+        let retry = |reason: &'static str| counter!("meridian_proxy_retries_total", "region" => region.clone(), "reason" => reason);
         Self {
             latency: histogram!("meridian_proxy_request_duration_seconds", "region" => region.clone()),
             retries: [
@@ -75,12 +73,24 @@ impl BackendMetrics {
             counter!("meridian_proxy_requests_total", &labels)
         };
         Self {
-            responses: [class("1xx"), class("2xx"), class("3xx"), class("4xx"), class("5xx")],
+            responses: [
+                class("1xx"),
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+            ],
             failures: counter!("meridian_proxy_backend_failures_total", &labels),
             ejections: counter!("meridian_proxy_ejections_total", &labels),
             healthy: gauge!("meridian_proxy_backend_healthy", &labels),
-            connections_opened: counter!("meridian_proxy_upstream_connections_opened_total", &labels),
-            connections_reused: counter!("meridian_proxy_upstream_connections_reused_total", &labels),
+            connections_opened: counter!(
+                "meridian_proxy_upstream_connections_opened_total",
+                &labels
+            ),
+            connections_reused: counter!(
+                "meridian_proxy_upstream_connections_reused_total",
+                &labels
+            ),
         }
     }
 

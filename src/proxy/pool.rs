@@ -66,8 +66,9 @@ impl Pool {
     /// Drops connections idle for `max_idle` or more, and closed ones.
     pub(crate) fn prune(&self, max_idle: Duration) {
         let now = Instant::now();
-        self.idle()
-            .retain(|entry| !entry.sender.is_closed() && now.duration_since(entry.since) < max_idle);
+        self.idle().retain(|entry| {
+            !entry.sender.is_closed() && now.duration_since(entry.since) < max_idle
+        });
     }
 }
 

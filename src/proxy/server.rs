@@ -55,8 +55,7 @@ pub async fn serve(
                 let proxy = proxy.clone();
                 async move { Ok::<_, Infallible>(forward::handle(proxy, peer, request).await) }
             });
-            let connection =
-                builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,

@@ -194,7 +194,10 @@ fn build(
         backends,
         settings,
         limiter,
-        cookie_key: fallback_cookie_key.clone(),
+        cookie_key: view.config.cookie_key.as_ref().map_or_else(
+            || fallback_cookie_key.clone(),
+            |key| Arc::from(key.0.as_slice()),
+        ),
     }
 }
 

@@ -103,7 +103,10 @@ mod tests {
     fn the_named_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         headers.append(header::COOKIE, HeaderValue::from_static("a=1; sid=x"));
-        headers.append(header::COOKIE, HeaderValue::from_static("meridian_backend=b.t"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("meridian_backend=b.t"),
+        );
         assert_eq!(cookie(&headers, "meridian_backend"), Some("b.t"));
         assert_eq!(cookie(&headers, "sid"), Some("x"));
         assert_eq!(cookie(&headers, "none"), None);
@@ -114,6 +117,9 @@ mod tests {
         let value = set_cookie("mb", KEY, "b1", Some(Duration::from_secs(60))).unwrap();
         let value = value.to_str().unwrap();
         assert!(value.starts_with("mb=b1."), "{value}");
-        assert!(value.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"), "{value}");
+        assert!(
+            value.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=60"),
+            "{value}"
+        );
     }
 }

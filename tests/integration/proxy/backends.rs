@@ -2,7 +2,7 @@
 //! hang (accept and never answer), or to stop (listener and connections closed at once).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -99,7 +99,11 @@ impl Backend {
         for (name, value) in &head.headers {
             text.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("?")));
         }
-        let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         text.push('\n');
         text.push_str(&String::from_utf8_lossy(&body));
         *self.last.lock().unwrap() = text.clone();

@@ -30,7 +30,11 @@ async fn round_robin_spreads_evenly() {
     let backends = three().await;
     let harness = Harness::start(settings(&backends)).await;
     let seen = tally(&harness, 30).await;
-    assert_eq!(seen.values().copied().collect::<Vec<_>>(), vec![10, 10, 10], "{seen:?}");
+    assert_eq!(
+        seen.values().copied().collect::<Vec<_>>(),
+        vec![10, 10, 10],
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +84,10 @@ async fn consistent_hash_on_a_header_keeps_a_key_on_one_backend() {
                 .unwrap();
             seen.push(backend_of(&response.text().await.unwrap()).to_string());
         }
-        assert!(seen.iter().all(|b| *b == seen[0]), "user-{user} moved: {seen:?}");
+        assert!(
+            seen.iter().all(|b| *b == seen[0]),
+            "user-{user} moved: {seen:?}"
+        );
         *owners.entry(seen[0].clone()).or_insert(0) += 1;
     }
     assert!(owners.len() >= 2, "30 keys all on one backend: {owners:?}");

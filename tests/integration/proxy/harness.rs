@@ -20,15 +20,17 @@ pub(crate) const REGION: &str = "us-east";
 
 /// Settings for `backends` (weight 1 each), checks fast enough for tests.
 pub(crate) fn settings(backends: &[Arc<Backend>]) -> ProxySettings {
-    let mut settings = ProxySettings::default();
-    settings.backends = backends
-        .iter()
-        .map(|b| BackendConfig {
-            id: b.id.clone(),
-            address: b.addr,
-            weight: 1,
-        })
-        .collect();
+    let mut settings = ProxySettings {
+        backends: backends
+            .iter()
+            .map(|b| BackendConfig {
+                id: b.id.clone(),
+                address: b.addr,
+                weight: 1,
+            })
+            .collect(),
+        ..ProxySettings::default()
+    };
     settings.health.interval = Duration::from_millis(200);
     settings.health.fast_interval = Duration::from_millis(100);
     settings.health.timeout = Duration::from_millis(300);
@@ -62,9 +64,8 @@ impl Harness {
             Arc::new(HealthSnapshot::empty()),
         )
         .shared();
-        let local_health: SharedLocalHealth = Arc::new(arc_swap::ArcSwap::from_pointee(
-            LocalHealth::unknown(),
-        ));
+        let local_health: SharedLocalHealth =
+            Arc::new(arc_swap::ArcSwap::from_pointee(LocalHealth::unknown()));
         let proxy = Proxy::new(REGION, view.clone(), local_health.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -121,16 +122,6 @@ impl Harness {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    /// The state of backend `id` in the published region health.
-    pub(crate) fn state_of(&self, id: &str) -> &'static str {
-        self.local_health
-            .load()
-            .backends
-            .iter()
-            .find(|b| b.id == id)
-            .map_or("absent", |b| b.state)
     }
 }
 

@@ -33,9 +33,13 @@ async fn a_slow_header_client_is_cut_with_408() {
     settings.timeouts.request_head = Duration::from_millis(400);
     let harness = Harness::start(settings).await;
     let mut stream = TcpStream::connect(harness.addr).await.unwrap();
-    stream.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n").await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n")
+        .await
+        .unwrap();
     let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut response)).await;
+    let read =
+        tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut response)).await;
     assert!(read.is_ok(), "the slow client was not cut");
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
@@ -45,14 +49,25 @@ async fn a_slow_header_client_is_cut_with_408() {
 #[tokio::test]
 async fn oversized_or_too_many_headers_get_431() {
     let (backends, harness) = one_backend().await;
-    let big = format!("GET / HTTP/1.1\r\nhost: a\r\nx-big: {}\r\n\r\n", "a".repeat(20_000));
-    assert!(exchange(&harness, big.as_bytes()).await.starts_with("HTTP/1.1 431"));
+    let big = format!(
+        "GET / HTTP/1.1\r\nhost: a\r\nx-big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert!(
+        exchange(&harness, big.as_bytes())
+            .await
+            .starts_with("HTTP/1.1 431")
+    );
     let mut many = String::from("GET / HTTP/1.1\r\nhost: a\r\n");
     for i in 0..150 {
         many.push_str(&format!("x-h{i}: v\r\n"));
     }
     many.push_str("\r\n");
-    assert!(exchange(&harness, many.as_bytes()).await.starts_with("HTTP/1.1 431"));
+    assert!(
+        exchange(&harness, many.as_bytes())
+            .await
+            .starts_with("HTTP/1.1 431")
+    );
     assert_eq!(backends[0].received(), 0);
 }
 
@@ -62,7 +77,13 @@ async fn a_body_over_the_limit_gets_413() {
     let mut settings = settings(&backends);
     settings.limits.max_body_bytes = 1000;
     let harness = Harness::start(settings).await;
-    let response = harness.client.post(harness.url("/")).body(vec![b'x'; 2000]).send().await.unwrap();
+    let response = harness
+        .client
+        .post(harness.url("/"))
+        .body(vec![b'x'; 2000])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 413);
     assert_eq!(backends[0].received(), 0);
 }
@@ -109,7 +130,10 @@ async fn hop_by_hop_headers_are_stripped_and_forwarding_headers_added() {
     assert!(echo.contains("x-kept: yes"), "{echo}");
     // An untrusted client's X-Forwarded-For is replaced, not extended.
     assert!(echo.contains("x-forwarded-for: 127.0.0.1\n"), "{echo}");
-    assert!(echo.contains("forwarded: for=127.0.0.1;proto=http"), "{echo}");
+    assert!(
+        echo.contains("forwarded: for=127.0.0.1;proto=http"),
+        "{echo}"
+    );
     assert!(echo.contains("x-forwarded-proto: http"), "{echo}");
     assert!(echo.contains("via: 1.1 meridian"), "{echo}");
 }
@@ -130,7 +154,10 @@ async fn a_trusted_proxy_s_forwarded_for_is_appended_to() {
         .text()
         .await
         .unwrap();
-    assert!(echo.contains("x-forwarded-for: 203.0.113.1, 127.0.0.1\n"), "{echo}");
+    assert!(
+        echo.contains("x-forwarded-for: 203.0.113.1, 127.0.0.1\n"),
+        "{echo}"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +175,10 @@ async fn the_rate_limit_answers_429_with_retry_after() {
         let response = harness.client.get(harness.url("/")).send().await.unwrap();
         statuses.push(response.status().as_u16());
         if response.status().as_u16() == 429 {
-            retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
         }
     }
     assert_eq!(&statuses[..3], &[200, 200, 200], "{statuses:?}");

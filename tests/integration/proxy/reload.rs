@@ -18,7 +18,7 @@ async fn a_backend_added_by_reload_gets_traffic_and_a_removed_one_drains() {
     let url = harness.url("/");
     let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap() });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    harness.reload(settings(&[new.clone()]));
+    harness.reload(settings(std::slice::from_ref(&new)));
     for _ in 0..5 {
         let (status, body) = harness.get("/").await;
         assert_eq!((status, backend_of(&body)), (200, "new"));
@@ -27,6 +27,8 @@ async fn a_backend_added_by_reload_gets_traffic_and_a_removed_one_drains() {
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(backend_of(&response.text().await.unwrap()), "old");
     harness
-        .wait_health("new backend set", |h| h.backends.len() == 1 && h.backends[0].id == "new")
+        .wait_health("new backend set", |h| {
+            h.backends.len() == 1 && h.backends[0].id == "new"
+        })
         .await;
 }

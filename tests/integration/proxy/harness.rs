@@ -100,6 +100,11 @@ impl Harness {
         });
     }
 
+    /// Begins the proxy's shutdown, as the node does on SIGTERM.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

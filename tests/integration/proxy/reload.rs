@@ -1,4 +1,5 @@
 //! Backends follow a reload: a new one gets traffic, a removed one finishes what it has.
+//! At shutdown the proxy stops accepting and finishes the requests in flight.
 
 use std::time::Duration;
 
@@ -31,4 +32,22 @@ async fn a_backend_added_by_reload_gets_traffic_and_a_removed_one_drains() {
             h.backends.len() == 1 && h.backends[0].id == "new"
         })
         .await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight_and_accepts_no_more() {
+    let slow = Backend::start("slow").await;
+    slow.set_delay(400);
+    let harness = Harness::start(settings(std::slice::from_ref(&slow))).await;
+    let client = harness.client.clone();
+    let url = harness.url("/");
+    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap() });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    harness.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let refused = tokio::net::TcpStream::connect(harness.addr).await;
+    assert!(refused.is_err(), "still accepting after shutdown began");
+    let response = in_flight.await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(backend_of(&response.text().await.unwrap()), "slow");
 }

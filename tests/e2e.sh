@@ -80,7 +80,40 @@ check "CNAME into a steered name" contains "^www\.gtm\.test\.$" q +short app.gtm
 check "kdig agrees (EDNS, ECS)" contains "^127\.0\.2\.1$" kdig @127.0.1.1 -p "$DNS_PORT" +short +subnet=81.2.69.0/24 www.gtm.test A
 check "kdig over TCP" contains "status: NOERROR" kdig @127.0.1.1 -p "$DNS_PORT" +tcp www.gtm.test A
 check "BADVERS for EDNS version 1" contains "status: BADVERS" q +edns=1 +noednsneg www.gtm.test A
-check "HTTP page names its region" contains "region=eu-west" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
+check "HTTP through eu-west's proxy reaches one of its backends" contains "^region=eu-west backend=eu-west-[0-2]$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
+check "the backend sees forwarding headers, not hop-by-hop ones" contains "^x-forwarded-for: 127\.0\.0\.1$" "^via: 1\.1 meridian$" "^forwarded: for=127\.0\.0\.1;proto=http$" -- \
+    curl -s --max-time 3 -H "Connection: x-secret" -H "x-secret: 1" "http://127.0.2.1:$HTTP_PORT/echo"
+check "hop-by-hop headers stay at the proxy" bash -c "! curl -s --max-time 3 -H 'Connection: x-secret' -H 'x-secret: 1' http://127.0.2.1:$HTTP_PORT/echo | grep -qi '^x-secret'"
+sticky_backend() { curl -s --max-time 3 -b "$WORK/jar" -c "$WORK/jar" "http://127.0.3.1:$HTTP_PORT/" | sed -n 's/.*backend=//p'; }
+first=$(sticky_backend)
+check "ap-southeast sets a signed, HttpOnly sticky cookie" contains "#HttpOnly_127\.0\.3\.1.*meridian_backend.$first\.[0-9a-f]{32}$" cat "$WORK/jar"
+same=yes; for _ in 1 2 3 4 5 6; do [ "$(sticky_backend)" = "$first" ] || same=no; done
+check "the sticky cookie keeps a client on $first" test "$same" = yes
+# Chaos: stop an eu-west backend while a client loop runs; every GET must still succeed.
+chaos() { curl -s --max-time 3 -X POST "http://127.0.1.1:$STATUS_PORT/demo/backends/eu-west/$1/$2"; }
+check "chaos control stops a backend" contains '"running":false' chaos 0 stop
+bad=0; ok=0
+for i in $(seq 1 60); do
+    code=$(curl -s -o /dev/null --max-time 3 -w '%{http_code}' "http://127.0.2.1:$HTTP_PORT/")
+    if [ "$code" = 200 ]; then ok=$((ok + 1)); else bad=$((bad + 1)); fi
+    [ "$i" = 20 ] && chaos 1 stop >/dev/null
+    [ "$i" = 40 ] && chaos 1 start >/dev/null
+done
+check "60 GETs while eu-west backends stop and start: zero failed ($ok ok)" test "$bad" -eq 0
+chaos 2 stop >/dev/null; chaos 1 stop >/dev/null
+healthz_code() { curl -s -o /dev/null --max-time 3 -w '%{http_code}' "http://127.0.2.1:$STATUS_PORT/healthz"; }
+within() { # within SECONDS EXPECTED COMMAND...: the command prints EXPECTED within SECONDS
+    local end=$((SECONDS + $1)) expected=$2; shift 2
+    while [ $SECONDS -le $end ]; do [ "$("$@")" = "$expected" ] && return 0; sleep 0.1; done
+    return 1
+}
+healthy_backends() { curl -s --max-time 3 "http://127.0.2.1:$STATUS_PORT/healthz" | sed -n 's/.*"healthy_backends":\([0-9]*\).*/\1/p'; }
+check "every eu-west backend stopped: its /healthz says 503" within 5 503 healthz_code
+check "... and counts no healthy backend within 3 s" within 3 0 healthy_backends
+check "the unhealthy /healthz names the reason" contains '"status":"unhealthy"' 'below the 50% threshold' -- curl -s --max-time 3 "http://127.0.2.1:$STATUS_PORT/healthz"
+check "and its proxy answers a clean 503" contains "^503 Service Unavailable$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
+chaos 0 start >/dev/null; chaos 1 start >/dev/null; chaos 2 start >/dev/null
+check "backends restarted: /healthz back to 200" within 5 200 healthz_code
 check "explain tells the same story" contains "chosen     eu-west" "$BIN" explain --client 81.2.69.142 www.gtm.test
 check "explain with a subnet prints the scope the server sends" contains "chosen     eu-west" "ecs scope  /[0-9]+ " -- "$BIN" explain --client 81.2.69.0/24 www.gtm.test
 check "explain: a static record does not depend on location (scope 0)" contains "ecs scope  /0 " "$BIN" explain --client 81.2.69.0/24 gtm.test MX

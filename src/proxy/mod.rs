@@ -3,6 +3,7 @@
 
 pub mod backend_health;
 pub mod balance;
+pub mod framing;
 
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;

@@ -19,6 +19,7 @@ pub mod balance;
 mod body;
 mod checker;
 mod forward;
+pub mod framing;
 mod headers;
 mod metrics;
 mod pages;

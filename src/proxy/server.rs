@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::forward;
+use super::framing::FramingGuard;
 use super::state::Proxy;
 use crate::net::{self, IdleTimer, Limits};
 
@@ -38,10 +40,21 @@ pub async fn serve(
             let snapshot = proxy.snapshot();
             let settings = &snapshot.settings;
             let mut builder = auto::Builder::new(TokioExecutor::new());
+            let timeouts = &settings.timeouts;
+            // The first request head is timed by the guard (408 at `request_head`); hyper's
+            // timer, a little longer, bounds the waits for later heads, idle ones included.
+            let later_heads = timeouts
+                .client_idle
+                .max(timeouts.request_head + Duration::from_secs(1));
+            let io = FramingGuard::with_head_timeout(
+                stream,
+                settings.limits.max_header_bytes,
+                Some(timeouts.request_head),
+            );
             builder
                 .http1()
                 .timer(IdleTimer::new(conn.clone()))
-                .header_read_timeout(settings.timeouts.request_head)
+                .header_read_timeout(later_heads)
                 .max_buf_size(settings.limits.max_header_bytes)
                 .max_headers(settings.limits.max_header_count);
             builder
@@ -55,7 +68,7 @@ pub async fn serve(
                 let proxy = proxy.clone();
                 async move { Ok::<_, Infallible>(forward::handle(proxy, peer, request).await) }
             });
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
             tokio::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,

@@ -14,9 +14,14 @@
 //! hyper sees it, so hyper's own parser fails on it and answers 400 (431 for an oversized
 //! head, see `scanner`) in order, after the responses to the requests before it, then closes.
 //! A broken chunked body ends the stream with an error at the bad byte. A connection that
-//! starts with the HTTP/2 preface passes untouched. After an upgrade request (which hyper may
-//! decline, then read the next request) the next bytes are checked if they start a request
-//! line and pass untouched, as a tunnel, if they cannot (see `head::RequestLineProbe`).
+//! starts with the HTTP/2 preface passes untouched. After an upgrade request the guard watches
+//! the response head hyper writes: 101 makes the rest of the stream a tunnel, any other final
+//! status means the next bytes are the next request, checked as such. Bytes that arrive
+//! before the response is known pass as a tunnel only if they cannot start a request line
+//! (see `head::RequestLineProbe`), and are held otherwise.
+//!
+//! The first request head must also be complete within the head timeout
+//! ([`FramingGuard::with_head_timeout`]): a client that is too slow gets 408, then the close.
 //!
 //! The guard parses with httparse's strict defaults: configure hyper no more leniently than
 //! that. Set hyper's `max_buf_size` to at most `max_head_bytes` so that oversized heads get
@@ -32,13 +37,23 @@ mod scanner_tests;
 mod tests;
 
 use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 use scanner::{Scan, Scanner};
+
+/// What a client that is too slow with its first request head gets, before the close.
+const REQUEST_TIMEOUT: &[u8] =
+    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 20\r\nconnection: close\r\n\r\n408 Request Timeout\n";
+
+/// How hyper starts every HTTP/1.1 response head.
+const STATUS_LINE_START: &[u8] = b"HTTP/1.1 ";
 
 /// Free space offered to the socket for one read into the guard's own buffer.
 const READ_CHUNK: usize = 8 * 1024;
@@ -60,13 +75,33 @@ pub struct FramingGuard<T> {
     client_done: bool,
     /// The chunked framing broke after the checked bytes; reads fail from there on.
     broken: bool,
+    /// When the first request head must be complete: past it, a client that has sent part
+    /// of a head gets 408 and the connection ends. Cleared once the first head is done.
+    first_head_deadline: Option<Pin<Box<Sleep>>>,
+    /// Some bytes of the connection arrived.
+    received: bool,
+    /// The scanner's state changed outside a read (an upgrade was answered): held bytes
+    /// must be scanned again.
+    rescan: bool,
 }
 
 impl<T> FramingGuard<T> {
     /// Guards `io`, a client connection. A head longer than `max_head_bytes` never reaches
     /// hyper whole.
     pub fn new(io: T, max_head_bytes: usize) -> Self {
+        Self::with_head_timeout(io, max_head_bytes, None)
+    }
+
+    /// [`Self::new`], and the connection's first request head must be complete within
+    /// `head_timeout` of now, or the client gets `408 Request Timeout` and the connection
+    /// ends. Only the first head: a later one may be pipelined behind a response hyper is
+    /// still writing, where a 408 cannot be put in order; hyper's own header timeout closes
+    /// those connections (without a response, as nginx does).
+    pub fn with_head_timeout(io: T, max_head_bytes: usize, head_timeout: Option<Duration>) -> Self {
         Self {
+            first_head_deadline: head_timeout.map(|timeout| Box::pin(tokio::time::sleep(timeout))),
+            received: false,
+            rescan: false,
             io,
             scanner: Scanner::new(max_head_bytes),
             held: Vec::new(),
@@ -117,6 +152,24 @@ impl<T> FramingGuard<T> {
         }
     }
 
+    /// Learns from a response head being written whether a pending upgrade was accepted.
+    fn watch_response(&mut self, written: &[u8]) {
+        if !self.scanner.awaiting_upgrade() || written.len() < STATUS_LINE_START.len() + 3 {
+            return;
+        }
+        if !written.starts_with(STATUS_LINE_START) {
+            return;
+        }
+        let status = &written[STATUS_LINE_START.len()..STATUS_LINE_START.len() + 3];
+        match status {
+            b"101" => self.scanner.upgrade_answered(true),
+            // Other interim responses (100 Continue) come before the real one.
+            [b'1', _, _] => return,
+            _ => self.scanner.upgrade_answered(false),
+        }
+        self.rescan = true;
+    }
+
     fn note(&mut self, scan: &Scan) {
         if let Some(refusal) = scan.refusal {
             tracing::debug!(?refusal, "request refused for its framing");
@@ -128,7 +181,7 @@ impl<T> FramingGuard<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for FramingGuard<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -136,6 +189,36 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
+            if let Some(deadline) = this.first_head_deadline.as_mut() {
+                if this.scanner.first_head_done() {
+                    this.first_head_deadline = None;
+                } else if deadline.as_mut().poll(cx).is_ready() {
+                    this.first_head_deadline = None;
+                    if this.received {
+                        // Best effort: a fresh connection's send buffer takes this at once;
+                        // if not, the client gets the close without it.
+                        let _ = Pin::new(&mut this.io).poll_write(cx, REQUEST_TIMEOUT);
+                        tracing::debug!("request head not complete in time: 408");
+                    }
+                    // What hyper holds of the head is dropped with the connection.
+                    this.client_done = true;
+                    this.start = 0;
+                    this.checked = 0;
+                    this.filled = 0;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            if this.rescan {
+                this.rescan = false;
+                if this.filled > this.checked {
+                    let scan = this.scanner.scan(&mut this.held[this.checked..this.filled]);
+                    this.note(&scan);
+                    this.checked += scan.checked;
+                    if scan.broken {
+                        this.filled = this.checked;
+                    }
+                }
+            }
             if this.checked > this.start {
                 this.hand_out(dst);
                 return Poll::Ready(Ok(()));
@@ -159,6 +242,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
                     this.client_done = true;
                     continue;
                 }
+                this.received = true;
                 let scan = this.scanner.scan(fresh);
                 this.note(&scan);
                 if !scan.broken {
@@ -177,6 +261,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
                     this.client_done = true;
                     continue;
                 }
+                this.received = true;
                 this.filled += count;
                 let scan = this.scanner.scan(&mut this.held[this.checked..this.filled]);
                 this.note(&scan);
@@ -195,7 +280,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, bytes)
+        let this = self.get_mut();
+        this.watch_response(bytes);
+        Pin::new(&mut this.io).poll_write(cx, bytes)
     }
 
     fn poll_write_vectored(
@@ -203,7 +290,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
         cx: &mut Context<'_>,
         slices: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, slices)
+        let this = self.get_mut();
+        if let Some(first) = slices.iter().find(|slice| !slice.is_empty()) {
+            this.watch_response(first);
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, slices)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -32,6 +32,8 @@ const LINE_SPOILER: u8 = 0x7f;
 pub(super) struct Scanner {
     state: State,
     max_head_bytes: usize,
+    /// A first head was complete (accepted or refused), or the connection left HTTP/1 heads.
+    first_head_done: bool,
 }
 
 #[derive(Debug)]
@@ -85,7 +87,39 @@ impl Scanner {
         Self {
             state: State::Start,
             max_head_bytes,
+            first_head_done: false,
         }
+    }
+
+    /// Whether an upgrade request was read and its response is not yet known: the bytes
+    /// after it are a tunnel if the response is 101, the next request otherwise.
+    pub(super) fn awaiting_upgrade(&self) -> bool {
+        matches!(
+            self.state,
+            State::Head { probe: Some(_), .. }
+                | State::Length { upgrade: true, .. }
+                | State::Chunked { upgrade: true, .. }
+        )
+    }
+
+    /// The response to the upgrade request: `switched` (101) makes the rest of the stream a
+    /// tunnel; anything else means the next bytes are the next request, checked as such.
+    pub(super) fn upgrade_answered(&mut self, switched: bool) {
+        if switched {
+            self.state = State::PassThrough;
+            return;
+        }
+        match &mut self.state {
+            State::Head { probe, .. } => *probe = None,
+            State::Length { upgrade, .. } | State::Chunked { upgrade, .. } => *upgrade = false,
+            _ => {}
+        }
+    }
+
+    /// Whether the connection's first request head is behind it (or never comes: HTTP/2,
+    /// a tunnel, a refused head, an oversized one).
+    pub(super) fn first_head_done(&self) -> bool {
+        self.first_head_done
     }
 
     /// Examines `bytes`, the stream's bytes after the last checked one (those held from
@@ -93,7 +127,11 @@ impl Scanner {
     pub(super) fn scan(&mut self, bytes: &mut [u8]) -> Scan {
         let mut at = 0;
         while at < bytes.len() {
-            match self.step(&mut bytes[at..]) {
+            let step = self.step(&mut bytes[at..]);
+            if !matches!(self.state, State::Start | State::Head { .. }) {
+                self.first_head_done = true;
+            }
+            match step {
                 Step::Checked(count) => at += count,
                 Step::Wait => break,
                 Step::Refused(refusal) => {

@@ -36,13 +36,16 @@ pub struct ListenPlan {
     pub status: Option<SocketAddr>,
     /// UDP sockets (and threads) per DNS address.
     pub udp_sockets: usize,
+    /// HTTP proxy workers: each a thread with its own runtime and `SO_REUSEPORT` listener.
+    pub http_workers: usize,
 }
 
 /// Sockets of one region's node, bound and not yet served.
 #[derive(Debug)]
 pub struct RegionSockets {
     pub dns: Vec<DnsSockets>,
-    pub http: Option<TcpListener>,
+    /// One listener per proxy worker, all on the same address.
+    pub http: Vec<TcpListener>,
     pub status: Option<TcpListener>,
 }
 
@@ -70,8 +73,13 @@ impl RegionSockets {
             })
             .transpose()
         };
+        let http = match plan.http {
+            Some(addr) => crate::net::bind_shared(addr, plan.http_workers.max(1))
+                .with_context(|| format!("region {region}: cannot bind HTTP on {addr}"))?,
+            None => Vec::new(),
+        };
         Ok(Self {
-            http: tcp("HTTP", plan.http)?,
+            http,
             status: tcp("the status listener", plan.status)?,
             dns,
         })
@@ -85,7 +93,7 @@ impl RegionSockets {
     }
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.http.as_ref().and_then(|l| l.local_addr().ok())
+        self.http.first().and_then(|l| l.local_addr().ok())
     }
 
     pub fn status_addr(&self) -> Option<SocketAddr> {
@@ -139,18 +147,19 @@ impl RegionNode {
         }
         let local_health: SharedLocalHealth =
             Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
-        if let Some(listener) = sockets.http {
+        if !sockets.http.is_empty() {
             let proxy = Proxy::new(&node.region, node.view().clone(), local_health.clone());
-            let shutdown = node.shutdown.clone();
-            let (checked, stop_checks) = (proxy.clone(), shutdown.clone());
+            let (checked, stop_checks) = (proxy.clone(), node.shutdown.clone());
             node.supervise("the backend health checks".to_string(), async move {
                 proxy::run_checks(checked, stop_checks).await;
                 Ok(())
             });
-            node.supervise("the HTTP proxy".to_string(), async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                proxy::serve(listener, proxy, shutdown).await
-            });
+            for (index, listener) in sockets.http.into_iter().enumerate() {
+                let (proxy, shutdown) = (proxy.clone(), node.shutdown.clone());
+                node.supervise_blocking(format!("HTTP proxy worker {index}"), move || {
+                    proxy::run_worker(index, listener, proxy, shutdown)
+                });
+            }
         }
         if let Some(listener) = sockets.status {
             let state = Arc::new(StatusState {
@@ -346,6 +355,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         http: args.http_listen.or(region.listen.http),
         status: args.status_listen.or(region.listen.status),
         udp_sockets: args.udp_sockets.unwrap_or_else(default_udp_sockets),
+        http_workers: default_udp_sockets(),
     };
     let pinned = ListenFromConfig {
         dns: args.dns_listen.is_empty(),

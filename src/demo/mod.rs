@@ -56,6 +56,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
                 .status
                 .map(|addr| on_port(addr, args.status_port)),
             udp_sockets: 2,
+            http_workers: 2,
         };
         bound.push(RegionSockets::bind(&region.name, &plan)?);
     }

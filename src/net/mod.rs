@@ -11,11 +11,13 @@
 //! tally is locked only at accept and close; the per-message path reads one atomic.
 
 mod backoff;
+mod bind;
 mod http;
 mod limits;
 mod serve;
 mod tally;
 
+pub use bind::bind_shared;
 pub use http::{IdleTimer, serve_http};
 pub use limits::Limits;
 pub use serve::{Conn, serve};

@@ -30,5 +30,5 @@ mod state;
 mod sticky;
 
 pub use checker::run as run_checks;
-pub use server::serve;
+pub use server::{run_worker, serve};
 pub use state::Proxy;

@@ -1,10 +1,15 @@
-//! Keep-alive connections to one backend, shared by every worker thread.
+//! Keep-alive connections to one backend, in one shard per proxy worker.
+//!
+//! A connection's driver runs on the runtime of the worker that opened it, so each worker
+//! takes and returns connections in its own shard: its requests never wait on another
+//! core's event loop. Threads that are not workers (tests on a shared runtime) share shard 0.
 //!
 //! Connections are taken most-recently-used first, so a quiet pool's older connections
 //! age out instead of all staying barely warm. A connection idle for longer than the
 //! upstream idle timeout is dropped when met: the timeout is set below the backends' own, so
 //! the proxy closes an idle connection before the backend can close it under a request.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,14 +32,33 @@ struct Idle {
     since: Instant,
 }
 
+/// Shards per pool; workers beyond this share shards.
+const SHARDS: usize = 16;
+
+thread_local! {
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the calling thread as proxy worker `index`.
+pub(crate) fn set_worker(index: usize) {
+    WORKER.with(|worker| worker.set(index % SHARDS));
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<Vec<Idle>>,
+    shards: [Mutex<Vec<Idle>>; SHARDS],
 }
 
 impl Pool {
+    /// The calling worker's shard.
     fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shard(WORKER.with(Cell::get))
+    }
+
+    fn shard(&self, index: usize) -> MutexGuard<'_, Vec<Idle>> {
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A pooled connection that is open and was idle for less than `max_idle`.

@@ -85,3 +85,25 @@ pub async fn serve(
     })
     .await
 }
+
+/// Runs one proxy worker on the calling thread until `shutdown`: its own single-threaded
+/// runtime serving its own listener (one of several sharing the port), with its own share of
+/// the upstream connections. A request then stays on one core from accept to response, as
+/// in nginx's and HAProxy's event loops; a shared work-stealing runtime would move it and its
+/// connections between cores.
+pub fn run_worker(
+    index: usize,
+    listener: std::net::TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    super::pool::set_worker(index);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name(format!("proxy-{index}"))
+        .build()?;
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        serve(listener, proxy, shutdown).await
+    })
+}

@@ -98,6 +98,7 @@ impl Server {
             http: None,
             status: Some(localhost),
             udp_sockets: 2,
+            http_workers: 1,
         };
         let sockets = RegionSockets::bind("us-east", &plan).unwrap_or_else(|e| panic!("{e}"));
         let addr = sockets.dns_addrs()[0];

@@ -14,7 +14,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -45,7 +44,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ClientBody> {
     let started = Instant::now();
-    let _active = Counted::start(&proxy.active);
+    proxy.retry_budget.request(started);
     let snapshot = proxy.snapshot();
     let response = forward(&proxy, &snapshot, peer, request).await;
     proxy
@@ -115,7 +114,6 @@ async fn forward(
         proxy,
         snapshot,
         tried: Vec::new(),
-        retrying: None,
     };
     // A copy of a held body, for replays after a sent attempt failed.
     let held = body.held();
@@ -227,30 +225,30 @@ enum Failure {
     Retry(RetryReason, StatusCode),
 }
 
-/// One request's attempts: the backends tried and its share of the retry budget.
+/// One request's attempts: the backends tried so far.
 struct Attempts<'a> {
     proxy: &'a Proxy,
     snapshot: &'a Snapshot,
     tried: Vec<usize>,
-    /// Held from the first retry to the end of the request.
-    retrying: Option<Counted<'a>>,
 }
 
-impl<'a> Attempts<'a> {
-    /// Takes a place in the retry budget (once per request) and counts the retry.
+impl Attempts<'_> {
+    /// Whether the request may go to another backend after `failure`. A request that never
+    /// reached a backend costs no backend anything to retry, so it is not budgeted; every
+    /// other retry draws on the region's retry budget.
     fn may_retry(&mut self, failure: Failure) -> bool {
         let Failure::Retry(reason, _) = failure else {
             return false;
         };
-        if self.retrying.is_none() {
-            let retries = &self.snapshot.settings.retries;
-            let active = self.proxy.active.load(Ordering::Relaxed);
-            let budget = (f64::from(active) * retries.budget_share) as u32;
-            let budget = budget.max(retries.budget_min);
-            if self.proxy.retrying.load(Ordering::Relaxed) >= budget {
-                return false;
-            }
-            self.retrying = Some(Counted::start(&self.proxy.retrying));
+        let retries = &self.snapshot.settings.retries;
+        if reason != RetryReason::NotSent
+            && !self.proxy.retry_budget.try_retry(
+                Instant::now(),
+                retries.budget_share,
+                retries.budget_min,
+            )
+        {
+            return false;
         }
         self.proxy.metrics.retry(reason).increment(1);
         true
@@ -265,22 +263,6 @@ impl<'a> Attempts<'a> {
             &settings.outlier,
             may_eject,
         );
-    }
-}
-
-/// Counts something in progress in an atomic until dropped.
-struct Counted<'a>(&'a AtomicU32);
-
-impl<'a> Counted<'a> {
-    fn start(counter: &'a AtomicU32) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Self(counter)
-    }
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

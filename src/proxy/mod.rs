@@ -25,6 +25,7 @@ mod metrics;
 mod pages;
 mod pool;
 mod random;
+mod retry_budget;
 mod server;
 mod state;
 mod sticky;

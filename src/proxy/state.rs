@@ -5,7 +5,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -15,6 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use super::backend::BackendState;
 use super::balance::{Balancer, Candidate};
 use super::metrics::RegionMetrics;
+use super::retry_budget::RetryBudget;
 use crate::health::{LocalHealth, SharedLocalHealth};
 use crate::region::proxy::{ProxySettings, RateLimit};
 use crate::view::SharedView;
@@ -77,9 +78,7 @@ pub struct Proxy {
     fallback_cookie_key: Arc<[u8]>,
     pub(crate) local_health: SharedLocalHealth,
     pub(crate) metrics: RegionMetrics,
-    /// Requests being handled, and retries among them (the retry budget).
-    pub(crate) active: AtomicU32,
-    pub(crate) retrying: AtomicU32,
+    pub(crate) retry_budget: RetryBudget,
 }
 
 impl Proxy {
@@ -96,8 +95,7 @@ impl Proxy {
             fallback_cookie_key,
             local_health,
             metrics: RegionMetrics::new(region),
-            active: AtomicU32::new(0),
-            retrying: AtomicU32::new(0),
+            retry_budget: RetryBudget::new(Instant::now()),
         });
         proxy.publish_local_health();
         proxy

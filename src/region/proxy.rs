@@ -137,9 +137,11 @@ pub struct Retries {
     /// Failures after which an idempotent request is retried even though it was sent
     /// (default: none).
     pub idempotent_on: Vec<RetryOn>,
-    /// Retries in flight may be at most this share of requests in flight (default 0.2) ...
+    /// Retries of requests that reached a backend may add at most this share of the
+    /// region's requests over the last 10 s (default 0.2) ...
     pub budget_share: f64,
-    /// ... but at least this many (default 3).
+    /// ... plus this many per second (default 3). Requests that never reached a backend
+    /// are retried outside the budget: they cost no backend anything.
     pub budget_min: u32,
 }
 

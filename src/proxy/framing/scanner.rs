@@ -203,6 +203,7 @@ impl Scanner {
                     HeadEnd::At(end) if end > self.max_head_bytes => spoil_end(rest, end, self),
                     HeadEnd::At(end) => match head::check(&rest[..end]) {
                         Ok(head) => {
+                            self.first_head_done = true;
                             self.state = after_head(head);
                             Step::Checked(end)
                         }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/http.sh - interleaved HTTP/1.1 reverse-proxy benchmark: Meridian's regional proxy
-# vs nginx and HAProxy in front of the same nginx backend, all on loopback, all measured
-# with wrk; then a backend-kill test that counts the errors each proxy lets through.
+# vs nginx and HAProxy in front of the same nginx backend, all on loopback: throughput with
+# wrk, p99 latency at a fixed rate, memory per idle client connection, then a backend-kill
+# test that counts the errors each proxy lets through.
 #
-# Usage: bench/http.sh [all|throughput|kill]   (default all)
+# Usage: bench/http.sh [all|throughput|latency|idle|kill]   (default all: every stage in turn)
 #
 # Throughput: one nginx backend (1 KiB static body, keep-alive) and three proxies in front
 # of it, each on its own 127.0.0.1 port.  Every round runs `wrk -t1 -c64 -d10s --latency`
@@ -13,26 +14,52 @@
 # (utime+stime deltas from /proc/PID/stat), shown as CPU seconds per 100k requests.  The
 # table shows medians; the ratios divide Meridian's median req/s by each peer's.
 #
+# Latency: examples/http_load.rs (built with the crate) sends requests at a fixed rate over
+# 64 keep-alive connections on one thread and measures each latency from the request's
+# intended send time, as wrk2 does (wrk2 is not in Debian).  The rate is 70% of the slowest
+# proxy's median saturation req/s from the throughput stage (or from a quick wrk pass when
+# the stage runs alone), the same for every target, so the figures are comparable.  Every
+# round runs it against the backend directly and against each proxy, order rotated.  The
+# table shows median p50/p99 and each proxy's p99 added over direct; the ratio divides
+# Meridian's added p99 by the best peer's.
+#
+# Idle: per proxy, http_load opens 2000 keep-alive connections from 127.0.0.2..127.0.0.9
+# (Meridian caps connections per source address), one request each, then holds them idle;
+# the proxy's RSS delta (VmRSS summed over its processes) divided by the connections gives
+# KiB per idle connection.
+#
 # Kill test: two nginx backends (separate single-process instances) behind a second set of
 # proxies.  Per proxy: wrk for 10 s; at 3 s one backend gets SIGKILL, at 6 s it is started
 # again.  Reported: non-2xx responses and socket errors as wrk counts them (goal: 0), and
 # what each proxy logged meanwhile.
 #
 # Every process is started by this script (configs in a temp dir, never the packaged
-# services) and stopped by PID on exit; the temp dir is removed unless KEEP_TMP=1.
+# services) and stopped by PID on exit; the temp dir is removed unless KEEP_TMP=1.  The
+# throughput, latency and idle stages share one set of processes, in that order.
 #
 # Environment knobs (defaults in brackets):
 #   ROUNDS [3]               interleaved throughput rounds
 #   SECONDS_PER_RUN [10]     wrk -d for every throughput run
-#   WARMUP_SECONDS [2]       one unmeasured wrk run per proxy before round 1 (0 = none)
-#   CONNECTIONS [64]         wrk -c (wrk -t is always 1: the load generator gets one core)
-#   DIRECT [1]               also measure the backend directly, once (round 1)
+#   WARMUP_SECONDS [2]       one unmeasured wrk run per proxy before the first stage (0 = none)
+#   CONNECTIONS [64]         wrk -c and http_load --connections (wrk -t is always 1, and
+#                            http_load uses one thread: the load generator gets one core)
+#   DIRECT [1]               also measure the backend directly, once (throughput round 1)
 #   ONLY []                  space separated subset of: meridian nginx haproxy
 #   SKIP_BUILD [0]           1 = don't run `cargo build --release`
 #   MERIDIAN_BIN [${CARGO_TARGET_DIR:-target}/release/meridian]
+#   LOADGEN_BIN [${CARGO_TARGET_DIR:-target}/release/examples/http_load]
 #   GEO_DB [geo-data/dbip-city-lite-coarse.mmdb]   passed as --geo-db
 #   NGINX_WORKERS [auto]     worker_processes of the nginx proxy
 #   HAPROXY_NBTHREAD []      nbthread of HAProxy (empty: its default, one per CPU)
+#   LATENCY_SHARE [70]       latency stage rate, % of the slowest proxy's saturation req/s
+#   LATENCY_RATE []          a fixed rate in req/s instead (skips the saturation figures)
+#   LATENCY_ROUNDS [ROUNDS]  interleaved latency rounds
+#   LATENCY_SECONDS [SECONDS_PER_RUN]  measured seconds per latency run
+#   LATENCY_WARMUP [1]       seconds at the rate before each latency run's measurement
+#   SATURATION_SECONDS [5]   the quick wrk pass per proxy when the latency stage runs alone
+#   IDLE_CONNECTIONS [2000]  idle client connections per proxy
+#   IDLE_SOURCES [8]         loopback source addresses for them: 127.0.0.2 and on
+#   IDLE_SETTLE [1]          seconds before each RSS reading of the idle stage
 #   KILL_SECONDS [10] KILL_AT [3] RESTART_AT [6]   kill test timeline (seconds into the run)
 #   KILL_ROUNDS [1]          kill tests per proxy
 #   SETTLE_TRIES [40]        after a kill test, polls (0.5 s) until every proxy again
@@ -49,10 +76,12 @@
 #   READY_TRIES [60]         readiness polls, 0.5 s apart
 #   KEEP_TMP [0]             1 = keep the temp dir (configs, logs, raw wrk output)
 #
-# Fairness: Meridian runs a multi-thread tokio runtime on every core, so each peer also gets
-# every core: nginx `worker_processes auto`, HAProxy's default nbthread.  wrk shares the same
-# 2 cores.  All three balance by least outstanding requests, keep backend connections alive
-# and check nothing that the others do not (access logs off everywhere).
+# Fairness: Meridian's proxy runs one worker per core, each a thread with its own
+# current_thread tokio runtime and its own SO_REUSEPORT listener, so each peer also gets
+# every core: nginx `worker_processes auto` (also listening with reuseport), HAProxy's default
+# nbthread.  wrk and http_load share the same 2 cores.  All three balance by least
+# outstanding requests, keep backend connections alive and check nothing that the others do
+# not (access logs off everywhere).
 set -euo pipefail
 
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -63,8 +92,8 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 cd "$REPO_ROOT"
 
 MODE=${1:-all}
-case $MODE in all | throughput | kill) ;; *)
-    echo "usage: bench/http.sh [all|throughput|kill]" >&2
+case $MODE in all | throughput | latency | idle | kill) ;; *)
+    echo "usage: bench/http.sh [all|throughput|latency|idle|kill]" >&2
     exit 2
     ;;
 esac
@@ -77,9 +106,19 @@ DIRECT=${DIRECT:-1}
 ONLY=${ONLY:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
 MERIDIAN_BIN=${MERIDIAN_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/meridian}
+LOADGEN_BIN=${LOADGEN_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/examples/http_load}
 GEO_DB=${GEO_DB:-$REPO_ROOT/geo-data/dbip-city-lite-coarse.mmdb}
 NGINX_WORKERS=${NGINX_WORKERS:-auto}
 HAPROXY_NBTHREAD=${HAPROXY_NBTHREAD:-}
+LATENCY_SHARE=${LATENCY_SHARE:-70}
+LATENCY_RATE=${LATENCY_RATE:-}
+LATENCY_ROUNDS=${LATENCY_ROUNDS:-$ROUNDS}
+LATENCY_SECONDS=${LATENCY_SECONDS:-$SECONDS_PER_RUN}
+LATENCY_WARMUP=${LATENCY_WARMUP:-1}
+SATURATION_SECONDS=${SATURATION_SECONDS:-5}
+IDLE_CONNECTIONS=${IDLE_CONNECTIONS:-2000}
+IDLE_SOURCES=${IDLE_SOURCES:-8}
+IDLE_SETTLE=${IDLE_SETTLE:-1}
 KILL_SECONDS=${KILL_SECONDS:-10}
 KILL_AT=${KILL_AT:-3}
 RESTART_AT=${RESTART_AT:-6}
@@ -102,11 +141,20 @@ die() {
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 for v in ROUNDS SECONDS_PER_RUN WARMUP_SECONDS CONNECTIONS KILL_SECONDS KILL_AT RESTART_AT \
-    KILL_ROUNDS SETTLE_TRIES SETTLE_SECONDS BASE_PORT READY_TRIES; do
+    KILL_ROUNDS SETTLE_TRIES SETTLE_SECONDS BASE_PORT READY_TRIES LATENCY_SHARE LATENCY_ROUNDS \
+    LATENCY_SECONDS LATENCY_WARMUP SATURATION_SECONDS IDLE_CONNECTIONS IDLE_SOURCES IDLE_SETTLE; do
     is_uint "${!v}" || die "$v must be a non-negative integer, got '${!v}'"
 done
-((ROUNDS >= 1)) || die "ROUNDS must be >= 1"
+[[ -z $LATENCY_RATE ]] || { is_uint "$LATENCY_RATE" && ((LATENCY_RATE >= 1)); } ||
+    die "LATENCY_RATE must be empty or a positive integer, got '$LATENCY_RATE'"
+((ROUNDS >= 1 && LATENCY_ROUNDS >= 1)) || die "ROUNDS and LATENCY_ROUNDS must be >= 1"
 ((SECONDS_PER_RUN >= 1 && SECONDS_PER_RUN <= 600)) || die "SECONDS_PER_RUN must be in 1..600"
+((LATENCY_SECONDS >= 1 && LATENCY_SECONDS <= 600)) || die "LATENCY_SECONDS must be in 1..600"
+((SATURATION_SECONDS >= 1 && SATURATION_SECONDS <= 600)) || die "SATURATION_SECONDS must be in 1..600"
+((LATENCY_SHARE >= 1 && LATENCY_SHARE <= 100)) || die "LATENCY_SHARE must be in 1..100 (%)"
+((CONNECTIONS >= 1)) || die "CONNECTIONS must be >= 1"
+((IDLE_CONNECTIONS >= 1 && IDLE_SOURCES >= 1 && IDLE_SOURCES <= 250)) ||
+    die "need IDLE_CONNECTIONS >= 1 and IDLE_SOURCES in 1..250"
 ((KILL_AT < RESTART_AT && RESTART_AT < KILL_SECONDS && KILL_SECONDS <= 600)) ||
     die "need KILL_AT < RESTART_AT < KILL_SECONDS <= 600"
 ((BASE_PORT >= 1024 && BASE_PORT <= 65000)) || die "BASE_PORT must be in 1024..65000"
@@ -147,7 +195,25 @@ if ((${#missing_pkgs[@]} > 0)); then
     apt-get install -y -qq "${missing_pkgs[@]}" >&2
 fi
 for b in "${need_bins[@]}"; do command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"; done
-WRK2=$(command -v wrk2 || true)
+
+stage() { [[ $MODE == all || $MODE == "$1" ]]; }
+
+# Descriptors: the idle stage holds IDLE_CONNECTIONS client sockets in http_load and as many
+# in the proxy under test.  Raise the soft limit to the hard one (children inherit it).
+fd_soft=$(ulimit -Sn)
+if [[ $fd_soft != unlimited ]]; then
+    ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+    fd_soft=$(ulimit -Sn)
+fi
+if stage idle && [[ $fd_soft != unlimited ]] && ((fd_soft < IDLE_CONNECTIONS + 1024)); then
+    die "open files limit $fd_soft is too low for IDLE_CONNECTIONS=$IDLE_CONNECTIONS (need $((IDLE_CONNECTIONS + 1024)); raise the hard limit or lower IDLE_CONNECTIONS)"
+fi
+# Meridian caps a source address at 512 connections per worker (4096 per worker in all).
+if stage idle && ((IDLE_CONNECTIONS > 512 * IDLE_SOURCES)); then
+    die "IDLE_CONNECTIONS=$IDLE_CONNECTIONS over IDLE_SOURCES=$IDLE_SOURCES addresses passes Meridian's 512 per source: raise IDLE_SOURCES"
+fi
+IDLE_SOURCE_ARGS=()
+for ((i = 2; i < 2 + IDLE_SOURCES; i++)); do IDLE_SOURCE_ARGS+=(--source "127.0.0.$i"); done
 
 # ------------------------------------------------------------ temp + cleanup --
 TMP=$(mktemp -d /tmp/meridian-httpbench.XXXXXX)
@@ -357,6 +423,9 @@ ${httplog}    option http-keep-alive
 
 frontend fe
     bind $ADDR:$port
+    # Explicit, so that the idle stage's client connections fit whatever a frontend's
+    # default is.
+    maxconn 8000
     default_backend be
 
 backend be
@@ -413,12 +482,22 @@ EOF
         --config "$d/meridian.toml" --region eu-west --geo-db "$GEO_DB" --udp-sockets 1 --node-name bench
 }
 
+# Meridian and the load generator for the latency and idle stages (examples/http_load.rs).
 build_meridian() {
+    local args=(--release)
+    if want meridian; then args+=(--bins); fi
+    if stage latency || stage idle; then args+=(--example http_load); fi
+    ((${#args[@]} > 1)) || return 0
     if [[ $SKIP_BUILD != 1 ]]; then
-        log "cargo build --release (in $REPO_ROOT)"
-        cargo build --release >&2 || die "cargo build --release failed"
+        log "cargo build ${args[*]} (in $REPO_ROOT)"
+        cargo build "${args[@]}" >&2 || die "cargo build ${args[*]} failed"
     fi
-    [[ -x $MERIDIAN_BIN ]] || die "$MERIDIAN_BIN not found (set MERIDIAN_BIN or CARGO_TARGET_DIR)"
+    if want meridian; then
+        [[ -x $MERIDIAN_BIN ]] || die "$MERIDIAN_BIN not found (set MERIDIAN_BIN or CARGO_TARGET_DIR)"
+    fi
+    if stage latency || stage idle; then
+        [[ -x $LOADGEN_BIN ]] || die "$LOADGEN_BIN not found (set LOADGEN_BIN or CARGO_TARGET_DIR)"
+    fi
 }
 
 # -------------------------------------------------------------- measuring --
@@ -439,14 +518,15 @@ cpu_ticks() { # utime+stime (clock ticks) summed over the process tree, all thre
     done
     echo "$total"
 }
-rss_mib() { # VmRSS summed over the process tree, MiB
+rss_kib() { # VmRSS summed over the process tree, KiB
     local total=0 p kib
     for p in $(tree_pids "$1"); do
         kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
         total=$((total + ${kib:-0}))
     done
-    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
+    echo "$total"
 }
+rss_mib() { awk -v k="$(rss_kib "$1")" 'BEGIN {printf "%.1f", k / 1024}'; }
 machine_ticks() { # "busy total" clock ticks of the whole machine
     local -a c
     read -ra c </proc/stat
@@ -546,9 +626,8 @@ run_one() { # target round
     R_CPU[$t]+="$cpupct " R_REQS[$t]+="$reqs " R_BAD[$t]=$((${R_BAD[$t]:-0} + non2xx + errs))
 }
 
-throughput() {
-    echo "== throughput: wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency, $ROUNDS round(s), order rotated each round; 1 KiB body from one nginx backend on $ADDR:$BACKEND_PORT"
-    echo "   fairness: every proxy may use every core (Meridian: tokio multi-thread; nginx: worker_processes $NGINX_WORKERS; haproxy: nbthread ${HAPROXY_NBTHREAD:-default = one per CPU}); wrk -t1 shares the same $(nproc) cores"
+# The backend and the three proxies of the throughput, latency and idle stages.
+start_main() {
     local p
     start_backend backend "$BACKEND_PORT"
     wait_ready backend "$BACKEND_PORT"
@@ -566,7 +645,24 @@ throughput() {
         done
         log "warm-up done (${WARMUP_SECONDS}s per proxy, not measured)"
     fi
+}
 
+stop_main() {
+    local p
+    for p in "${PROXIES[@]}"; do stop_one "$p"; done
+    stop_one backend
+}
+
+fairness_line() {
+    echo "   fairness: every proxy may use every core (Meridian: one worker thread per core, each with its own current_thread runtime and SO_REUSEPORT listener; nginx: worker_processes $NGINX_WORKERS; haproxy: nbthread ${HAPROXY_NBTHREAD:-default = one per CPU}); the load generator (one thread) shares the same $(nproc) cores"
+}
+
+# Median saturation req/s per target, from the throughput stage or the quick pass.
+declare -A MED=()
+
+throughput() {
+    echo "== throughput: wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency, $ROUNDS round(s), order rotated each round; 1 KiB body from one nginx backend on $ADDR:$BACKEND_PORT"
+    fairness_line
     local r i n=${#PROXIES[@]}
     for ((r = 1; r <= ROUNDS; r++)); do
         for ((i = 0; i < n; i++)); do run_one "${PROXIES[$(((i + r - 1) % n))]}" "$r"; done
@@ -575,9 +671,8 @@ throughput() {
 
     local targets=("${PROXIES[@]}")
     if [[ $DIRECT == 1 ]]; then targets+=(direct); fi
-    echo "== throughput results (medians over the rounds; p99 is at saturation: wrk2 is not installed, so there is no fixed-rate pass)"
+    echo "== throughput results (medians over the rounds; p99 here is at saturation, the latency stage measures it at a fixed rate)"
     printf '%-9s %9s %9s %9s %7s %7s %8s %10s %6s\n' target req/s min max p50_ms p99_ms rss_MiB cpu_s/100k cpu%
-    declare -gA MED=()
     local t
     for t in "${targets[@]}"; do
         MED[$t]=$(median <<<"${R_RPS[$t]}")
@@ -600,20 +695,197 @@ throughput() {
             echo "== ratios (median req/s): ${line}meridian/best $(ratio "${MED[meridian]}" "$best_rps") ($best)"
         fi
     fi
+}
 
-    if [[ -n $WRK2 ]]; then
-        echo "== p99 at 70% of each proxy's median req/s ($WRK2 -R)"
-        for t in "${PROXIES[@]}"; do
-            local rate out=$TMP/wrk2.$t.txt
-            rate=$(awk -v m="${MED[$t]}" 'BEGIN {printf "%d", m * 0.7}')
-            timeout -k 5 $((SECONDS_PER_RUN + 30)) "$WRK2" -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -R"$rate" --latency "http://$ADDR:${PORT[$t]}/" >"$out" 2>&1 || true
-            printf '  %-9s at %6d req/s: p50 %s ms  p99 %s ms\n' "$t" "$rate" \
-                "$(to_ms "$(awk '$1 == "50.000%" {print $2; exit}' "$out")")" "$(to_ms "$(awk '$1 == "99.000%" {print $2; exit}' "$out")")"
-        done
+# ---------------------------------------------------------------- latency --
+declare -A L_P50=() L_P90=() L_P99=() L_P999=() L_MAX=() L_RPS=() L_CPU=() L_BAD=()
+LATENCY_AT=0
+
+kv() { # key line -> the value of key=value in line
+    awk -v k="$1" '{for (i = 1; i <= NF; i++) {n = index($i, "="); if (n > 1 && substr($i, 1, n - 1) == k) {print substr($i, n + 1); exit}}}' <<<"$2"
+}
+
+target_pid_port() { # target -> "pid port"
+    if [[ $1 == direct ]]; then echo "${SPID[backend]} $BACKEND_PORT"; else echo "${SPID[$1]} ${PORT[$1]}"; fi
+}
+
+run_latency_one() { # target round rate
+    local t=$1 round=$2 rate=$3 out=$TMP/load.$1.$2.txt pid port rc=0
+    read -r pid port < <(target_pid_port "$t")
+    kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) died before latency round $round"
+    local c0 c1 w0 w1
+    c0=$(cpu_ticks "$pid") w0=$EPOCHREALTIME
+    timeout -k 5 $((LATENCY_WARMUP + LATENCY_SECONDS + 30)) "$LOADGEN_BIN" rate --rate "$rate" \
+        --connections "$CONNECTIONS" --duration "$LATENCY_SECONDS" --warmup "$LATENCY_WARMUP" \
+        "http://$ADDR:$port/" >"$out" 2>&1 &
+    LOAD_PID=$!
+    wait "$LOAD_PID" || rc=$?
+    LOAD_PID=
+    c1=$(cpu_ticks "$pid") w1=$EPOCHREALTIME
+    if ((rc != 0)); then
+        cat "$out" >&2
+        die "http_load failed (rc=$rc) against $t in latency round $round"
     fi
+    kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) died during latency round $round"
+    local line
+    line=$(grep '^rate=' "$out") || {
+        cat "$out" >&2
+        die "could not parse http_load output for $t"
+    }
+    local achieved p50 p90 p99 p999 max non2xx errors timeouts missed cpupct
+    achieved=$(kv achieved_rps "$line") p50=$(kv p50_ms "$line") p90=$(kv p90_ms "$line")
+    p99=$(kv p99_ms "$line") p999=$(kv p999_ms "$line") max=$(kv max_ms "$line")
+    non2xx=$(kv non2xx "$line") errors=$(kv errors "$line") timeouts=$(kv timeouts "$line") missed=$(kv missed "$line")
+    cpupct=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" -v s="$w0" -v e="$w1" 'BEGIN {printf "%.0f", (e > s) ? 100 * (b - a) / hz / (e - s) : 0}')
+    printf '  round %d/%d  %-8s %7.0f req/s  p50 %6.3f  p90 %6.3f  p99 %6.3f  p99.9 %6.3f  max %7.3f ms  cpu %3s%% of a core  non-2xx %s  errors %s  timeouts %s  missed %s\n' \
+        "$round" "$LATENCY_ROUNDS" "$t" "$achieved" "$p50" "$p90" "$p99" "$p999" "$max" "$cpupct" "$non2xx" "$errors" "$timeouts" "$missed"
+    local bad=$((non2xx + errors + timeouts + missed))
+    if ((bad > 0)); then
+        log "WARNING: $t: non-2xx $non2xx, errors $errors, timeouts $timeouts, missed sends $missed - its latency is not comparable"
+        grep -v '^rate=' "$out" | head -n 3 >&2 || true
+    fi
+    L_P50[$t]+="$p50 " L_P90[$t]+="$p90 " L_P99[$t]+="$p99 " L_P999[$t]+="$p999 " L_MAX[$t]+="$max "
+    L_RPS[$t]+="$achieved " L_CPU[$t]+="$cpupct " L_BAD[$t]=$((${L_BAD[$t]:-0} + bad))
+}
 
-    for p in "${PROXIES[@]}"; do stop_one "$p"; done
-    stop_one backend
+# Without the throughput stage: one wrk run per proxy for its saturation req/s.
+saturation_pass() {
+    local p out reqs rps rest
+    echo "== saturation pass (for the latency rate): wrk -t1 -c$CONNECTIONS -d${SATURATION_SECONDS}s per proxy"
+    for p in "${PROXIES[@]}"; do
+        out=$TMP/wrk.$p.saturation.txt
+        run_wrk "$out" "${PORT[$p]}" "$SATURATION_SECONDS" || die "saturation wrk against $p failed"
+        read -r reqs rps rest < <(parse_wrk "$out") || die "could not parse wrk output for $p"
+        MED[$p]=$rps
+        printf '  %-8s %9.0f req/s\n' "$p" "$rps"
+    done
+}
+
+latency() {
+    local rate slowest="" p
+    if [[ -n $LATENCY_RATE ]]; then
+        rate=$LATENCY_RATE
+        echo "== latency at a fixed rate: $rate req/s (LATENCY_RATE)"
+    else
+        local missing=0
+        for p in "${PROXIES[@]}"; do [[ -n ${MED[$p]:-} ]] || missing=1; done
+        if ((missing)); then saturation_pass; fi
+        for p in "${PROXIES[@]}"; do
+            if [[ -z $slowest ]] || awk -v a="${MED[$p]}" -v b="${MED[$slowest]}" 'BEGIN {exit !(a < b)}'; then slowest=$p; fi
+        done
+        rate=$(awk -v m="${MED[$slowest]}" -v s="$LATENCY_SHARE" 'BEGIN {printf "%d", m * s / 100}')
+        ((rate >= 1)) || die "latency rate is 0 (saturation req/s of $slowest: ${MED[$slowest]})"
+        echo "== latency at a fixed rate: $rate req/s = $LATENCY_SHARE% of the slowest proxy's saturation req/s ($slowest, $(kilo "${MED[$slowest]}"))"
+    fi
+    LATENCY_AT=$rate
+    echo "   examples/http_load: $CONNECTIONS keep-alive connections, one thread, latency from each request's intended send time (corrected for coordinated omission, as wrk2); ${LATENCY_WARMUP}s unmeasured + ${LATENCY_SECONDS}s per run, $LATENCY_ROUNDS round(s), order rotated; direct = straight to the backend"
+    fairness_line
+    local targets=(direct "${PROXIES[@]}") r i n
+    n=${#targets[@]}
+    for ((r = 1; r <= LATENCY_ROUNDS; r++)); do
+        for ((i = 0; i < n; i++)); do run_latency_one "${targets[$(((i + r - 1) % n))]}" "$r" "$rate"; done
+    done
+
+    echo "== latency results at $rate req/s (medians over the rounds; max = the highest of any round; added = p99 minus direct's p99)"
+    printf '%-9s %9s %7s %7s %7s %8s %8s %10s %6s\n' target req/s p50_ms p90_ms p99_ms p99.9_ms max_ms added_p99 cpu%
+    declare -gA ADDED=()
+    local t direct_p99 added
+    direct_p99=$(median <<<"${L_P99[direct]}")
+    for t in "${targets[@]}"; do
+        added="-"
+        if [[ $t != direct ]]; then
+            ADDED[$t]=$(awk -v a="$(median <<<"${L_P99[$t]}")" -v b="$direct_p99" 'BEGIN {printf "%.3f", a - b}')
+            added=$(printf '%+.3f' "${ADDED[$t]}")
+        fi
+        printf '%-9s %9.0f %7.3f %7.3f %7.3f %8.3f %8.3f %10s %5.0f%%\n' "$t" "$(median <<<"${L_RPS[$t]}")" \
+            "$(median <<<"${L_P50[$t]}")" "$(median <<<"${L_P90[$t]}")" "$(median <<<"${L_P99[$t]}")" \
+            "$(median <<<"${L_P999[$t]}")" "$(tr ' ' '\n' <<<"${L_MAX[$t]}" | grep . | sort -g | tail -n1)" \
+            "$added" "$(median <<<"${L_CPU[$t]}")"
+        if ((${L_BAD[$t]:-0} > 0)); then echo "          ^ $t had ${L_BAD[$t]} non-2xx responses, errors, timeouts or missed sends in total"; fi
+    done
+    echo "   cpu% = the target's processes during the run (warm-up included), % of one core"
+    if want meridian; then
+        local best="" line="" peer verdict
+        for peer in nginx haproxy; do
+            want "$peer" || continue
+            line+="$peer ${ADDED[$peer]} ms  "
+            if [[ -z $best ]] || awk -v a="${ADDED[$peer]}" -v b="${ADDED[$best]}" 'BEGIN {exit !(a < b)}'; then best=$peer; fi
+        done
+        verdict=$(awk -v a="${ADDED[meridian]}" 'BEGIN {print (a <= 1) ? "met" : "NOT met"}')
+        echo "== added p99 over direct: meridian ${ADDED[meridian]} ms (goal <= 1 ms: $verdict)  ${line}"
+        if [[ -n $best ]]; then
+            # A ratio of two differences means little when the peer adds next to nothing.
+            echo "== ratio (added p99): meridian/best $(awk -v a="${ADDED[meridian]}" -v b="${ADDED[$best]}" 'BEGIN {if (b >= 0.02) printf "%.2f", a / b; else print "n/a (the best peer adds under 0.02 ms)"}') ($best)"
+        fi
+    fi
+}
+
+# ------------------------------------------------------------------- idle --
+declare -A I_KIB=()
+
+idle_one() { # proxy
+    local p=$1 pid=${SPID[$1]} port=${PORT[$1]} out=$TMP/idle.$1.txt rc=0 i
+    kill -0 "$pid" 2>/dev/null || die "$p (pid $pid) died before its idle test"
+    sleep "$IDLE_SETTLE"
+    local before after established
+    before=$(rss_kib "$pid")
+    : >"$out"
+    "$LOADGEN_BIN" idle --connections "$IDLE_CONNECTIONS" --hold $((IDLE_SETTLE + 3)) \
+        "${IDLE_SOURCE_ARGS[@]}" "http://$ADDR:$port/" >"$out" 2>&1 &
+    LOAD_PID=$!
+    for ((i = 0; i < 1200; i++)); do
+        grep -q '^idle_open=' "$out" && break
+        kill -0 "$LOAD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    local line
+    line=$(grep '^idle_open=' "$out") || {
+        wait "$LOAD_PID" || true
+        LOAD_PID=
+        cat "$out" >&2
+        die "http_load idle did not report its connections to $p"
+    }
+    sleep "$IDLE_SETTLE"
+    after=$(rss_kib "$pid")
+    established=$(ss -Htn state established "( sport = :$port )" 2>/dev/null | wc -l)
+    wait "$LOAD_PID" || rc=$?
+    LOAD_PID=
+    ((rc == 0)) || {
+        cat "$out" >&2
+        die "http_load idle failed (rc=$rc) against $p"
+    }
+    local open failed still
+    open=$(kv idle_open "$line") failed=$(kv failed "$line")
+    still=$(kv idle_still_open "$(grep '^idle_still_open=' "$out" || true)")
+    ((open > 0)) || die "no idle connection to $p opened ($(grep -v '^idle' "$out" | head -n 1))"
+    I_KIB[$p]=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN {printf "%.2f", (b - a) / n}')
+    printf '  %-8s rss %7.1f -> %7.1f MiB  = %6.2f KiB per idle connection  (open %d, failed %d, established at the reading %d, still open after %d s %s)\n' \
+        "$p" "$(awk -v k="$before" 'BEGIN {print k / 1024}')" "$(awk -v k="$after" 'BEGIN {print k / 1024}')" \
+        "${I_KIB[$p]}" "$open" "$failed" "$established" $((IDLE_SETTLE + 3)) "${still:-?}"
+    if ((failed > 0)); then
+        log "WARNING: $p: $failed of $IDLE_CONNECTIONS idle connections failed:"
+        grep -v '^idle' "$out" | head -n 3 >&2 || true
+    fi
+    if ((established < open)); then
+        log "WARNING: $p: only $established of $open connections established when RSS was read"
+    fi
+}
+
+idle_memory() {
+    echo "== idle connections: $IDLE_CONNECTIONS keep-alive client connections per proxy from 127.0.0.2..127.0.0.$((1 + IDLE_SOURCES)), one request each, then idle; KiB per connection = RSS delta (VmRSS summed over the proxy's processes) / connections, read ${IDLE_SETTLE}s after the last one went idle"
+    local p
+    for p in "${PROXIES[@]}"; do idle_one "$p"; done
+    if want meridian; then
+        local line="" peer best=""
+        for peer in nginx haproxy; do
+            want "$peer" || continue
+            line+="meridian/$peer $(ratio "${I_KIB[meridian]}" "${I_KIB[$peer]}")  "
+            if [[ -z $best ]] || awk -v a="${I_KIB[$peer]}" -v b="${I_KIB[$best]}" 'BEGIN {exit !(a < b)}'; then best=$peer; fi
+        done
+        if [[ -n $best ]]; then
+            echo "== ratios (KiB per idle connection, lower is better): ${line}meridian/best $(ratio "${I_KIB[meridian]}" "${I_KIB[$best]}") ($best)"
+        fi
+    fi
 }
 
 # --------------------------------------------------------------- kill test --
@@ -748,11 +1020,13 @@ for port in "$BACKEND_PORT" "${KILL_BACKEND_PORTS[@]}" "${PORT[@]}" "${KPORT[@]}
     "$MERIDIAN_STATUS_PORT" "$KMERIDIAN_DNS_PORT" "$KMERIDIAN_STATUS_PORT"; do
     port_in_use "$port" && die "port $port on $ADDR is already in use (set BASE_PORT)"
 done
-if want meridian; then build_meridian; fi
+build_meridian
 print_versions
 
 summary="http bench:"
-if [[ $MODE != kill ]]; then
+sep=""
+if stage throughput || stage latency || stage idle; then start_main; fi
+if stage throughput; then
     throughput
     if want meridian; then
         summary+=" meridian $(kilo "${MED[meridian]}") req/s"
@@ -765,11 +1039,32 @@ if [[ $MODE != kill ]]; then
     else
         for peer in "${PROXIES[@]}"; do summary+=" $peer $(kilo "${MED[$peer]}") req/s"; done
     fi
+    sep=";"
 fi
-if [[ $MODE != throughput ]]; then
+if stage latency; then
+    latency
+    summary+="$sep added p99 at $(kilo "$LATENCY_AT") req/s:"
+    sep=""
+    for p in "${PROXIES[@]}"; do
+        summary+="$sep $p $(printf '%+.2f' "${ADDED[$p]}") ms"
+        sep=","
+    done
+    sep=";"
+fi
+if stage idle; then
+    idle_memory
+    summary+="$sep KiB per idle connection:"
+    sep=""
+    for p in "${PROXIES[@]}"; do
+        summary+="$sep $p ${I_KIB[$p]}"
+        sep=","
+    done
+    sep=";"
+fi
+if stage throughput || stage latency || stage idle; then stop_main; fi
+if stage kill; then
     kill_test
-    [[ $MODE == kill ]] || summary+=";"
-    summary+=" kill test:"
+    summary+="$sep kill test:"
     sep=""
     for p in "${PROXIES[@]}"; do
         summary+="$sep $p ${K_NON2XX[$p]} non-2xx"

@@ -54,14 +54,20 @@ async fn a_keep_alive_connection_outlives_the_head_timeout() {
     let harness = Harness::start(settings).await;
     let mut stream = TcpStream::connect(harness.addr).await.unwrap();
     for round in 0..3 {
-        stream.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
         let mut response = vec![0u8; 4096];
         let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut response))
             .await
             .unwrap()
             .unwrap();
         let response = String::from_utf8_lossy(&response[..read]);
-        assert!(response.starts_with("HTTP/1.1 200"), "round {round}: {response:?}");
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "round {round}: {response:?}"
+        );
         // Longer than the head timeout, idle between requests: not a slow head.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -9,8 +9,9 @@
 //! - sent, then a timeout, 502 or 503: retried like the above, only where configured;
 //! - a response that has started is never retried.
 //!
-//! No backend is tried twice by one request, and retries in flight are capped by the
-//! region's retry budget so that retries cannot multiply load on a failing region.
+//! No backend is tried twice by one request (and none more than eight), and retries of
+//! requests that reached a backend draw on the region's retry budget, so that retries
+//! cannot multiply load on a failing region.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,12 +27,12 @@ use hyper_util::rt::TokioIo;
 
 use super::backend::{BackendState, InFlight};
 use super::backend_health::{Observation, Outcome};
-use super::balance::{Pick, hash_key};
+use super::balance::hash_key;
 use super::body::{ClientBody, ProxiedBody, UpstreamBody};
 use super::metrics::RetryReason;
 use super::pool::{self, Sender};
 use super::state::{Proxy, Snapshot};
-use super::{headers, pages, random, sticky};
+use super::{headers, pages, sticky};
 use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
 
 /// Bodies up to this size are held in memory, so the request can be replayed.
@@ -113,7 +114,7 @@ async fn forward(
     let mut attempt = Attempts {
         proxy,
         snapshot,
-        tried: Vec::new(),
+        tried: Tried::default(),
     };
     // A copy of a held body, for replays after a sent attempt failed.
     let held = body.held();
@@ -127,20 +128,14 @@ async fn forward(
         }
         let index = match first.take() {
             Some(index) => index,
-            None => {
-                let candidates = snapshot.candidates();
-                let pick = Pick {
-                    hash,
-                    tried: &attempt.tried,
-                    random: random::next_u64(),
-                };
-                match snapshot.balancer.pick(&candidates, pick) {
-                    Some(index) => index,
-                    None => break,
-                }
-            }
+            None => match snapshot.pick(hash, attempt.tried.as_slice()) {
+                Some(index) => index,
+                None => break,
+            },
         };
-        attempt.tried.push(index);
+        if !attempt.tried.push(index) {
+            break;
+        }
         let backend = &snapshot.backends[index];
         let Some(current) = body.take() else { break };
         let upstream = current.request(&head);
@@ -229,7 +224,33 @@ enum Failure {
 struct Attempts<'a> {
     proxy: &'a Proxy,
     snapshot: &'a Snapshot,
-    tried: Vec<usize>,
+    tried: Tried,
+}
+
+/// Most backends one request tries, whatever `retries.attempts` says.
+const MAX_TRIES: usize = 8;
+
+/// The backends one request has tried, without a heap allocation.
+#[derive(Default)]
+struct Tried {
+    indices: [usize; MAX_TRIES],
+    len: usize,
+}
+
+impl Tried {
+    /// Records `index`; false when the request has had all its tries.
+    fn push(&mut self, index: usize) -> bool {
+        let Some(slot) = self.indices.get_mut(self.len) else {
+            return false;
+        };
+        *slot = index;
+        self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        &self.indices[..self.len]
+    }
 }
 
 impl Attempts<'_> {

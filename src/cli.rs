@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// UDP sockets (and threads) per DNS address; defaults to the number of CPUs.
     #[arg(long)]
     pub udp_sockets: Option<usize>,
+    /// HTTP proxy workers (threads, each with its own listener); defaults to the number of
+    /// CPUs.
+    #[arg(long)]
+    pub http_workers: Option<usize>,
     /// Use this MaxMind DB file instead of the one in the config.
     #[arg(long)]
     pub geo_db: Option<PathBuf>,

@@ -355,7 +355,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         http: args.http_listen.or(region.listen.http),
         status: args.status_listen.or(region.listen.status),
         udp_sockets: args.udp_sockets.unwrap_or_else(default_udp_sockets),
-        http_workers: default_udp_sockets(),
+        http_workers: args.http_workers.unwrap_or_else(default_udp_sockets),
     };
     let pinned = ListenFromConfig {
         dns: args.dns_listen.is_empty(),

@@ -2,7 +2,9 @@
 //! connection and driven by hyper, with the listener's idle timeouts and graceful drain.
 
 use std::error::Error;
+use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Instant;
 
@@ -11,6 +13,7 @@ use hyper::rt::{Sleep, Timer};
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -52,21 +55,66 @@ where
                 .timer(IdleTimer::new(conn.clone()))
                 .header_read_timeout(limits.idle_timeout)
                 .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = conn.shutdown().cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    // Bounded: serve cuts the connection when the drain grace is over.
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "http connection ended with an error");
-            }
+            drive(connection, &conn, peer).await;
         }
     })
     .await
+}
+
+/// A hyper server connection that can be asked to finish its exchange in flight and close.
+pub trait GracefulConnection: Future<Output = Result<(), Self::Error>> {
+    type Error: std::fmt::Display;
+
+    fn begin_graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> GracefulConnection for http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Error = hyper::Error;
+
+    fn begin_graceful_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> GracefulConnection for auto::UpgradeableConnection<'_, I, S, E>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
+    S::Future: 'static,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+    E: auto::HttpServerConnExec<S::Future, B>,
+{
+    type Error = BoxError;
+
+    fn begin_graceful_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Drives one served connection to its end; when the listener shuts down, lets it finish
+/// the exchange in flight and close (bounded: the accept loop cuts it when the drain grace
+/// is over).
+pub async fn drive<C: GracefulConnection>(connection: C, conn: &Conn, peer: SocketAddr) {
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = conn.shutdown().cancelled() => {
+            connection.as_mut().begin_graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "http connection ended with an error");
+    }
 }
 
 /// hyper's timer, which it uses only for the header read timeout: every deadline it asks

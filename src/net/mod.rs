@@ -18,7 +18,7 @@ mod serve;
 mod tally;
 
 pub use bind::bind_shared;
-pub use http::{IdleTimer, serve_http};
+pub use http::{GracefulConnection, IdleTimer, drive, serve_http};
 pub use limits::Limits;
 pub use serve::{Conn, serve};
 

@@ -6,6 +6,8 @@
 //! ends the request's in-flight count.
 
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -17,7 +19,54 @@ use super::pool::Sender;
 
 /// What goes to a backend: a replayable copy, or the client's stream capped at the body
 /// limit.
-pub(crate) type UpstreamBody = Either<Full<Bytes>, Limited<Incoming>>;
+pub(crate) type UpstreamBody = Either<Full<Bytes>, ClientStream>;
+
+/// A client's request body streamed to a backend, capped at the body limit, telling when
+/// the client has sent all of it: until then a slow or stalled upload is the client's doing,
+/// not the backend's.
+#[derive(Debug)]
+pub(crate) struct ClientStream {
+    inner: Limited<Incoming>,
+    done: Arc<AtomicBool>,
+}
+
+impl ClientStream {
+    pub(crate) fn new(body: Incoming, limit: usize) -> Self {
+        Self {
+            inner: Limited::new(body, limit),
+            done: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Becomes true once the client's body has been read to its end.
+    pub(crate) fn done(&self) -> Arc<AtomicBool> {
+        self.done.clone()
+    }
+}
+
+impl Body for ClientStream {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.done.store(true, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// What goes to a client: a backend's response, or a page of our own.
 pub(crate) type ClientBody = Either<ProxiedBody, Full<Bytes>>;

@@ -9,15 +9,17 @@
 //! - sent, then a timeout, 502 or 503: retried like the above, only where configured;
 //! - a response that has started is never retried.
 //!
-//! No backend is tried twice by one request, and retries in flight are capped by the
-//! region's retry budget so that retries cannot multiply load on a failing region.
+//! No backend is tried twice by one request (and none more than eight), and retries of
+//! requests that reached a backend draw on the region's retry budget, so that retries
+//! cannot multiply load on a failing region.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full, Limited};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery};
@@ -26,12 +28,12 @@ use hyper_util::rt::TokioIo;
 
 use super::backend::{BackendState, InFlight};
 use super::backend_health::{Observation, Outcome};
-use super::balance::{Pick, hash_key};
-use super::body::{ClientBody, ProxiedBody, UpstreamBody};
+use super::balance::hash_key;
+use super::body::{ClientBody, ClientStream, ProxiedBody, UpstreamBody};
 use super::metrics::RetryReason;
 use super::pool::{self, Sender};
 use super::state::{Proxy, Snapshot};
-use super::{headers, pages, random, sticky};
+use super::{headers, pages, sticky};
 use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
 
 /// Bodies up to this size are held in memory, so the request can be replayed.
@@ -87,7 +89,13 @@ async fn forward(
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut head, body) = request.into_parts();
     prepare_head(&mut head, peer, settings, upgrade);
-    let body = match RequestBody::read(body, settings.limits.max_body_bytes).await {
+    let body = match RequestBody::read(
+        body,
+        settings.limits.max_body_bytes,
+        settings.timeouts.request_head,
+    )
+    .await
+    {
         Ok(body) => body,
         Err(status) => return pages::page(status),
     };
@@ -113,7 +121,7 @@ async fn forward(
     let mut attempt = Attempts {
         proxy,
         snapshot,
-        tried: Vec::new(),
+        tried: Tried::default(),
     };
     // A copy of a held body, for replays after a sent attempt failed.
     let held = body.held();
@@ -127,22 +135,22 @@ async fn forward(
         }
         let index = match first.take() {
             Some(index) => index,
-            None => {
-                let candidates = snapshot.candidates();
-                let pick = Pick {
-                    hash,
-                    tried: &attempt.tried,
-                    random: random::next_u64(),
-                };
-                match snapshot.balancer.pick(&candidates, pick) {
-                    Some(index) => index,
-                    None => break,
-                }
-            }
+            None => match snapshot.pick(hash, attempt.tried.as_slice()) {
+                Some(index) => index,
+                None => break,
+            },
         };
-        attempt.tried.push(index);
+        if !attempt.tried.push(index) {
+            break;
+        }
         let backend = &snapshot.backends[index];
         let Some(current) = body.take() else { break };
+        let upload_done = current.upload_done();
+        let upload_pending = || {
+            upload_done
+                .as_ref()
+                .is_some_and(|done| !done.load(Ordering::Relaxed))
+        };
         let upstream = current.request(&head);
         let in_flight = InFlight::start(backend);
         let outcome = send(backend, upstream, snapshot, upgrade).await;
@@ -189,6 +197,14 @@ async fn forward(
                 body = Some(RequestBody::from_unsent(request));
                 failure = Failure::Retry(RetryReason::NotSent, StatusCode::BAD_GATEWAY);
             }
+            Delivery::ClientBodyFailed(status) => {
+                // The client's upload broke (or outgrew the limit): not the backend's doing.
+                return pages::page(status);
+            }
+            Delivery::Timeout if upload_pending() => {
+                // Still waiting for the client's body: the client is slow, not the backend.
+                return pages::page(StatusCode::REQUEST_TIMEOUT);
+            }
             Delivery::NoResponse => {
                 attempt.observe(backend, Outcome::ConnectFailed);
                 backend.metrics.failures.increment(1);
@@ -229,7 +245,33 @@ enum Failure {
 struct Attempts<'a> {
     proxy: &'a Proxy,
     snapshot: &'a Snapshot,
-    tried: Vec<usize>,
+    tried: Tried,
+}
+
+/// Most backends one request tries, whatever `retries.attempts` says.
+const MAX_TRIES: usize = 8;
+
+/// The backends one request has tried, without a heap allocation.
+#[derive(Default)]
+struct Tried {
+    indices: [usize; MAX_TRIES],
+    len: usize,
+}
+
+impl Tried {
+    /// Records `index`; false when the request has had all its tries.
+    fn push(&mut self, index: usize) -> bool {
+        let Some(slot) = self.indices.get_mut(self.len) else {
+            return false;
+        };
+        *slot = index;
+        self.len += 1;
+        true
+    }
+
+    fn as_slice(&self) -> &[usize] {
+        &self.indices[..self.len]
+    }
 }
 
 impl Attempts<'_> {
@@ -271,24 +313,28 @@ enum RequestBody {
     /// Read whole (small, or empty): sent again as often as needed.
     Held(Bytes),
     /// Still streaming from the client: sent once.
-    Streaming(Limited<Incoming>),
+    Streaming(ClientStream),
     /// A request hyper gave back unsent (with its streaming body inside).
     Unsent(Box<Request<UpstreamBody>>),
 }
 
 impl RequestBody {
-    /// Holds bodies of known length up to [`REPLAY_LIMIT`]; streams the rest. A client
-    /// that stops sending mid-body gets 400; one that sends more than allowed, 413.
-    async fn read(body: Incoming, max: u64) -> Result<Self, StatusCode> {
+    /// Holds bodies of known length up to [`REPLAY_LIMIT`]; streams the rest. A held body
+    /// must arrive within `timeout` (408 otherwise: a client that trickles its body holds no
+    /// backend connection); a client that breaks off mid-body gets 400.
+    async fn read(body: Incoming, max: u64, timeout: Duration) -> Result<Self, StatusCode> {
         if body.is_end_stream() {
             return Ok(Self::Held(Bytes::new()));
         }
         match body.size_hint().exact() {
-            Some(length) if length <= REPLAY_LIMIT => match body.collect().await {
-                Ok(collected) => Ok(Self::Held(collected.to_bytes())),
-                Err(_) => Err(StatusCode::BAD_REQUEST),
-            },
-            _ => Ok(Self::Streaming(Limited::new(
+            Some(length) if length <= REPLAY_LIMIT => {
+                match tokio::time::timeout(timeout, body.collect()).await {
+                    Ok(Ok(collected)) => Ok(Self::Held(collected.to_bytes())),
+                    Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
+                    Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
+                }
+            }
+            _ => Ok(Self::Streaming(ClientStream::new(
                 body,
                 usize::try_from(max).unwrap_or(usize::MAX),
             ))),
@@ -297,6 +343,18 @@ impl RequestBody {
 
     fn from_unsent(request: Request<UpstreamBody>) -> Self {
         Self::Unsent(Box::new(request))
+    }
+
+    /// For a body still streaming from the client: whether the client has sent all of it.
+    fn upload_done(&self) -> Option<Arc<AtomicBool>> {
+        match self {
+            Self::Streaming(stream) => Some(stream.done()),
+            Self::Unsent(request) => match request.body() {
+                Either::Right(stream) => Some(stream.done()),
+                Either::Left(_) => None,
+            },
+            Self::Held(_) => None,
+        }
     }
 
     /// A copy to replay, for a body held in memory.
@@ -407,6 +465,9 @@ enum Delivery {
     NoResponse,
     /// No response head within the response timeout.
     Timeout,
+    /// Reading the client's streamed body failed: it broke off (400) or outgrew the body
+    /// limit (413).
+    ClientBodyFailed(StatusCode),
 }
 
 /// Sends `request` to `backend` on a pooled connection, or a new one. A pooled connection
@@ -454,6 +515,9 @@ async fn send(
             Ok(Err(mut error)) => match error.take_message() {
                 Some(unsent) if reused => request = unsent,
                 Some(unsent) => return Delivery::NotSent(unsent),
+                None if error.error().is_user() => {
+                    return Delivery::ClientBodyFailed(client_body_status(error.error()));
+                }
                 None => {
                     tracing::debug!(backend = %backend.id, error = %error.error(), "no response");
                     return Delivery::NoResponse;
@@ -461,6 +525,18 @@ async fn send(
             },
         }
     }
+}
+
+/// The page for a client whose streamed body failed: 413 past the body limit, else 400.
+fn client_body_status(error: &hyper::Error) -> StatusCode {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        source = cause.source();
+    }
+    StatusCode::BAD_REQUEST
 }
 
 /// The backend's response as the client gets it: hop-by-hop headers stripped, the sticky

@@ -69,18 +69,7 @@ pub async fn serve(
                 async move { Ok::<_, Infallible>(forward::handle(proxy, peer, request).await) }
             });
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
-            tokio::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = conn.shutdown().cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    // Bounded: the accept loop cuts the connection when the drain is over.
-                    connection.await
-                }
-            };
-            if let Err(error) = result {
-                tracing::debug!(%peer, %error, "proxy connection ended with an error");
-            }
+            net::drive(connection, &conn, peer).await;
         }
     })
     .await

@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use super::backend::BackendState;
-use super::balance::{Balancer, Candidate};
+use super::balance::{Balancer, Candidate, Pick};
 use super::metrics::RegionMetrics;
 use super::retry_budget::RetryBudget;
 use crate::health::{LocalHealth, SharedLocalHealth};
@@ -21,6 +21,15 @@ use crate::region::proxy::{ProxySettings, RateLimit};
 use crate::view::SharedView;
 
 pub(crate) type Limiter = DefaultKeyedRateLimiter<IpAddr>;
+
+/// Backend sets up to this size are balanced without a heap allocation per request.
+const STACK_BACKENDS: usize = 32;
+
+const UNAVAILABLE: Candidate = Candidate {
+    weight: 0,
+    in_flight: 0,
+    available: false,
+};
 
 /// What one request reads: the region's proxy settings from one view, the backend states
 /// for exactly those backends, and the selection state built for them.
@@ -36,17 +45,31 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    /// The balancer's view of the backends now.
-    pub(crate) fn candidates(&self) -> Vec<Candidate> {
-        self.backends
-            .iter()
-            .zip(&self.settings.backends)
-            .map(|(state, backend)| Candidate {
+    /// The backend the policy picks now, among those not in `tried`. The balancer's view of
+    /// the backends is built on the stack for sets of up to [`STACK_BACKENDS`].
+    pub(crate) fn pick(&self, hash: Option<u64>, tried: &[usize]) -> Option<usize> {
+        let candidate =
+            |(state, backend): (&Arc<BackendState>, &crate::region::proxy::Backend)| Candidate {
                 weight: backend.weight,
                 in_flight: state.in_flight.load(Ordering::Relaxed),
                 available: state.is_available(),
-            })
-            .collect()
+            };
+        let pick = Pick {
+            hash,
+            tried,
+            random: super::random::next_u64(),
+        };
+        let backends = self.backends.iter().zip(&self.settings.backends);
+        if self.backends.len() <= STACK_BACKENDS {
+            let mut buffer = [UNAVAILABLE; STACK_BACKENDS];
+            for (slot, backend) in buffer.iter_mut().zip(backends) {
+                *slot = candidate(backend);
+            }
+            self.balancer.pick(&buffer[..self.backends.len()], pick)
+        } else {
+            let candidates: Vec<Candidate> = backends.map(candidate).collect();
+            self.balancer.pick(&candidates, pick)
+        }
     }
 
     /// Whether one more backend of this set may be ejected now (backends down by active

@@ -54,14 +54,20 @@ async fn a_keep_alive_connection_outlives_the_head_timeout() {
     let harness = Harness::start(settings).await;
     let mut stream = TcpStream::connect(harness.addr).await.unwrap();
     for round in 0..3 {
-        stream.write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n").await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
         let mut response = vec![0u8; 4096];
         let read = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut response))
             .await
             .unwrap()
             .unwrap();
         let response = String::from_utf8_lossy(&response[..read]);
-        assert!(response.starts_with("HTTP/1.1 200"), "round {round}: {response:?}");
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "round {round}: {response:?}"
+        );
         // Longer than the head timeout, idle between requests: not a slow head.
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -107,6 +113,80 @@ async fn a_body_over_the_limit_gets_413() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 413);
     assert_eq!(backends[0].received(), 0);
+}
+
+#[tokio::test]
+async fn a_streamed_body_over_the_limit_gets_413_and_costs_the_backend_nothing() {
+    let backends = vec![Backend::start("m0").await];
+    let mut settings = settings(&backends);
+    settings.limits.max_body_bytes = 100_000;
+    let harness = Harness::start(settings).await;
+    // Chunked, so the size is only known as it streams (and it is not held for replay).
+    let chunk = format!("{:x}\r\n{}\r\n", 50_000, "y".repeat(50_000));
+    let mut raw = b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        raw.extend_from_slice(chunk.as_bytes());
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    for _ in 0..4 {
+        let response = exchange(&harness, &raw).await;
+        assert!(response.starts_with("HTTP/1.1 413"), "{response:?}");
+    }
+    // Four failed uploads in a row did not eject the backend.
+    assert_eq!(harness.get("/").await.0, 200);
+    assert!(
+        harness
+            .local_health
+            .load()
+            .backends
+            .iter()
+            .all(|b| b.state == "healthy")
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_body_gets_408_and_costs_the_backend_nothing() {
+    let backends = vec![Backend::start("t0").await];
+    let mut settings = settings(&backends);
+    settings.timeouts.request_head = Duration::from_millis(300);
+    settings.outlier.consecutive_failures = 1;
+    let harness = Harness::start(settings).await;
+    for _ in 0..2 {
+        let response = exchange(
+            &harness,
+            b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 100\r\n\r\nonly ten..",
+        )
+        .await;
+        assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    }
+    assert_eq!(backends[0].received(), 0);
+    assert_eq!(harness.get("/").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_stalled_streamed_upload_is_the_client_s_timeout_not_the_backend_s() {
+    let backends = vec![Backend::start("u0").await];
+    let mut settings = settings(&backends);
+    settings.timeouts.response_head = Duration::from_millis(300);
+    settings.outlier.consecutive_failures = 1;
+    let harness = Harness::start(settings).await;
+    // One chunk of a chunked upload, then nothing: the backend waits for the rest.
+    let response = exchange(
+        &harness,
+        b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(harness.get("/").await.0, 200);
+    assert!(
+        harness
+            .local_health
+            .load()
+            .backends
+            .iter()
+            .all(|b| b.state == "healthy")
+    );
 }
 
 #[tokio::test]

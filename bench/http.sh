@@ -988,7 +988,7 @@ kill_one() { # proxy round
 
 kill_test() {
     echo "== kill test: wrk -t1 -c$CONNECTIONS -d${KILL_SECONDS}s per proxy, two nginx backends ($ADDR:${KILL_BACKEND_PORTS[0]} and :${KILL_BACKEND_PORTS[1]}); at ${KILL_AT}s the first gets SIGKILL, at ${RESTART_AT}s it starts again"
-    echo "   meridian: least-request, health checks 1 s (250 ms when failing), default outlier ejection; retries: ${MERIDIAN_RETRIES:-defaults (2 attempts, GETs retried after a reset, budget 20% of requests in flight, at least 3)}"
+    echo "   meridian: least-request, health checks 1 s (250 ms when failing), default outlier ejection; retries: ${MERIDIAN_RETRIES:-defaults (2 attempts, GETs retried after a reset, budget 20% of the requests over 10 s plus 3 per second)}"
     echo "   nginx:    least_conn, keepalive 64, defaults proxy_next_upstream error timeout, max_fails=1 fail_timeout=10s"
     echo "   haproxy:  leastconn, check inter 1s, retries 3, option redispatch, observe layer4 (error-limit 1, mark-down), retry-on $HAPROXY_RETRY_ON"
     local p i

@@ -228,11 +228,12 @@ fn report(line: &str) -> io::Result<()> {
 
 // ------------------------------------------------------------------------------- rate --
 
-/// The timer wheel ticks in milliseconds and never fires early, so a connection sleeps until
-/// this much before its intended send time and then sends at once: it goes out within about
-/// a millisecond either side of the intended time, and an early send is timed from when it
-/// actually left (see [`drive`]).
-const TIMER_SLACK: Duration = Duration::from_millis(1);
+/// Tokio's timer rounds a deadline up to the next millisecond tick, and the poll that waits for
+/// it rounds its timeout up to a whole millisecond again: a sleep ends up to about 2 ms after
+/// its deadline, never before. So a connection sleeps until this much before its intended
+/// send time and sends as soon as it wakes. A request then leaves up to 2 ms early rather
+/// than late, and an early request is timed from when it actually left (see [`drive`]).
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 /// One connection's share of the schedule.
 #[derive(Debug, Clone, Copy)]

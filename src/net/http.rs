@@ -10,10 +10,9 @@ use std::time::Instant;
 
 use hyper::body::{Body, Incoming};
 use hyper::rt::{Sleep, Timer};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -83,17 +82,31 @@ where
     }
 }
 
-impl<I, S, B, E> GracefulConnection for auto::UpgradeableConnection<'_, I, S, E>
+impl<I, S, B> GracefulConnection for http1::UpgradeableConnection<I, S>
 where
-    S: hyper::service::Service<Request<Incoming>, Response = Response<B>>,
-    S::Future: 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
     S::Error: Into<BoxError>,
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     B: Body + 'static,
     B::Error: Into<BoxError>,
-    E: auto::HttpServerConnExec<S::Future, B>,
 {
-    type Error = BoxError;
+    type Error = hyper::Error;
+
+    fn begin_graceful_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> GracefulConnection for http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    type Error = hyper::Error;
 
     fn begin_graceful_shutdown(self: Pin<&mut Self>) {
         self.graceful_shutdown();

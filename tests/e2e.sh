@@ -114,6 +114,29 @@ check "the unhealthy /healthz names the reason" contains '"status":"unhealthy"' 
 check "and its proxy answers a clean 503" contains "^503 Service Unavailable$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
 chaos 0 start >/dev/null; chaos 1 start >/dev/null; chaos 2 start >/dev/null
 check "backends restarted: /healthz back to 200" within 5 200 healthz_code
+# A reload that removes a backend: no request reaches it afterwards, none fails.
+cp "$WORK/conf/regions/eu-west.toml" "$WORK/eu-west.toml.orig"
+# Drop the [[proxy.backend]] block whose id is eu-west-2 (up to the next blank line).
+awk 'prev == "[[proxy.backend]]" && $0 == "id = \"eu-west-2\"" { skip = 1; held = "" }
+     { if (held != "") print held; held = "" }
+     skip && $0 == "" { skip = 0; next }
+     skip { next }
+     $0 == "[[proxy.backend]]" { held = $0; prev = $0; next }
+     { print; prev = $0 }
+     END { if (held != "") print held }' "$WORK/eu-west.toml.orig" >"$WORK/conf/regions/eu-west.toml"
+kill -HUP "$DEMO"
+total_backends() { curl -s --max-time 3 "http://127.0.2.1:$STATUS_PORT/healthz" | sed -n 's/.*"total_backends":\([0-9]*\).*/\1/p'; }
+check "a reload removes eu-west-2 from the proxy" within 5 2 total_backends
+removed=0; bad=0
+for _ in $(seq 1 30); do
+    body=$(curl -s --max-time 3 -w ' %{http_code}' "http://127.0.2.1:$HTTP_PORT/")
+    case "$body" in *eu-west-2*) removed=$((removed + 1)) ;; esac
+    case "$body" in *' 200') ;; *) bad=$((bad + 1)) ;; esac
+done
+check "30 GETs after the reload: none on the removed backend, none failed" test "$removed" -eq 0 -a "$bad" -eq 0
+cp "$WORK/eu-west.toml.orig" "$WORK/conf/regions/eu-west.toml"
+kill -HUP "$DEMO"
+check "a reload puts it back" within 5 3 total_backends
 check "explain tells the same story" contains "chosen     eu-west" "$BIN" explain --client 81.2.69.142 www.gtm.test
 check "explain with a subnet prints the scope the server sends" contains "chosen     eu-west" "ecs scope  /[0-9]+ " -- "$BIN" explain --client 81.2.69.0/24 www.gtm.test
 check "explain: a static record does not depend on location (scope 0)" contains "ecs scope  /0 " "$BIN" explain --client 81.2.69.0/24 gtm.test MX

@@ -51,3 +51,37 @@ async fn shutdown_finishes_requests_in_flight_and_accepts_no_more() {
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(backend_of(&response.text().await.unwrap()), "slow");
 }
+
+#[tokio::test]
+async fn a_backend_kept_by_a_reload_keeps_its_requests_in_flight() {
+    let kept = Backend::start("kept").await;
+    let added = Backend::start("added").await;
+    kept.set_delay(600);
+    let mut harness = Harness::start(settings(std::slice::from_ref(&kept))).await;
+    let client = harness.client.clone();
+    let url = harness.url("/");
+    let in_flight = tokio::spawn(async move { client.get(url).send().await.unwrap() });
+    harness
+        .wait_health("request in flight", |h| {
+            h.backends
+                .iter()
+                .any(|b| b.id == "kept" && b.in_flight == 1)
+        })
+        .await;
+    let mut both = settings(&[kept.clone(), added.clone()]);
+    both.backends[0].weight = 3;
+    harness.reload(both);
+    // The new view's report still counts the request that started under the old one.
+    harness
+        .wait_health("two backends", |h| h.backends.len() == 2)
+        .await;
+    let report = harness.local_health.load();
+    let kept_report = report.backends.iter().find(|b| b.id == "kept").unwrap();
+    assert_eq!((kept_report.in_flight, kept_report.weight), (1, 3));
+    assert_eq!(in_flight.await.unwrap().status().as_u16(), 200);
+    harness
+        .wait_health("request done", |h| {
+            h.backends.iter().all(|b| b.in_flight == 0)
+        })
+        .await;
+}

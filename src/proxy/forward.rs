@@ -85,6 +85,10 @@ async fn forward(
     {
         return pages::page(StatusCode::PAYLOAD_TOO_LARGE);
     }
+    if request.method() == Method::CONNECT {
+        // A reverse proxy for the region's site, not a tunnel to anywhere.
+        return pages::page(StatusCode::METHOD_NOT_ALLOWED);
+    }
     let upgrade = wants_upgrade(&request);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut head, body) = request.into_parts();
@@ -409,6 +413,9 @@ fn prepare_head(
         head.uri = Uri::from(path);
     }
     headers::strip_hop_by_hop(&mut head.headers, upgrade);
+    // `100-continue` is answered here (hyper sends it when the body is first read); the
+    // backend gets the body without being asked.
+    head.headers.remove(header::EXPECT);
     headers::add_forwarding(&mut head.headers, peer.ip(), &settings.trusted_proxies);
 }
 

@@ -240,6 +240,29 @@ async fn hop_by_hop_headers_are_stripped_and_forwarding_headers_added() {
 }
 
 #[tokio::test]
+async fn connect_is_refused_and_expect_continue_is_answered_by_the_proxy() {
+    let (backends, harness) = one_backend().await;
+    let response = exchange(
+        &harness,
+        b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 405"), "{response:?}");
+    assert_eq!(backends[0].received(), 0);
+    let response = exchange(
+        &harness,
+        b"POST /echo HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\nexpect: 100-continue\r\nconnection: close\r\n\r\nhello",
+    )
+    .await;
+    assert!(response.contains("HTTP/1.1 200"), "{response:?}");
+    assert!(
+        !response.to_lowercase().contains("\nexpect:"),
+        "{response:?}"
+    );
+    assert!(response.ends_with("\nhello"), "{response:?}");
+}
+
+#[tokio::test]
 async fn a_trusted_proxy_s_forwarded_for_is_appended_to() {
     let backends = vec![Backend::start("f0").await];
     let mut settings = settings(&backends);

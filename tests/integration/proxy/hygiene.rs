@@ -20,6 +20,16 @@ async fn exchange(harness: &Harness, raw: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// A client's failures left every backend healthy and serving.
+async fn assert_backends_unharmed(harness: &Harness) {
+    assert_eq!(harness.get("/").await.0, 200);
+    let health = harness.local_health.load();
+    assert!(
+        health.backends.iter().all(|b| b.state == "healthy"),
+        "{health:?}"
+    );
+}
+
 async fn one_backend() -> (Vec<std::sync::Arc<Backend>>, Harness) {
     let backends = vec![Backend::start("g0").await];
     let harness = Harness::start(settings(&backends)).await;
@@ -133,15 +143,7 @@ async fn a_streamed_body_over_the_limit_gets_413_and_costs_the_backend_nothing()
         assert!(response.starts_with("HTTP/1.1 413"), "{response:?}");
     }
     // Four failed uploads in a row did not eject the backend.
-    assert_eq!(harness.get("/").await.0, 200);
-    assert!(
-        harness
-            .local_health
-            .load()
-            .backends
-            .iter()
-            .all(|b| b.state == "healthy")
-    );
+    assert_backends_unharmed(&harness).await;
 }
 
 #[tokio::test]
@@ -160,7 +162,7 @@ async fn a_client_that_trickles_its_body_gets_408_and_costs_the_backend_nothing(
         assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
     }
     assert_eq!(backends[0].received(), 0);
-    assert_eq!(harness.get("/").await.0, 200);
+    assert_backends_unharmed(&harness).await;
 }
 
 #[tokio::test]
@@ -178,15 +180,7 @@ async fn a_stalled_streamed_upload_is_the_client_s_timeout_not_the_backend_s() {
     .await;
     assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(harness.get("/").await.0, 200);
-    assert!(
-        harness
-            .local_health
-            .load()
-            .backends
-            .iter()
-            .all(|b| b.state == "healthy")
-    );
+    assert_backends_unharmed(&harness).await;
 }
 
 #[tokio::test]

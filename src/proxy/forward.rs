@@ -112,10 +112,13 @@ async fn forward(
         (sticky, named)
     });
     let mut first = None;
+    // A strict session may not move, not even to retry elsewhere.
+    let mut pinned = false;
     if let Some((sticky, Some(index))) = sticky {
+        pinned = sticky.on_down == StickyDown::Strict;
         if snapshot.backends[index].is_available() {
             first = Some(index);
-        } else if sticky.on_down == StickyDown::Strict {
+        } else if pinned {
             return pages::page(StatusCode::SERVICE_UNAVAILABLE);
         }
     }
@@ -134,6 +137,9 @@ async fn forward(
     let mut body = Some(body);
     let mut failure = Failure::NoBackend;
     for round in 0..=settings.retries.attempts {
+        if round > 0 && pinned {
+            return pages::page(StatusCode::SERVICE_UNAVAILABLE);
+        }
         if round > 0 && !attempt.may_retry(failure) {
             break;
         }

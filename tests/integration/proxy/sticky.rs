@@ -109,8 +109,17 @@ async fn when_the_backend_dies_repick_moves_the_client_and_strict_answers_503() 
     let (_, owner, set) = get(&harness, None).await;
     let cookie = pair(&set.unwrap());
     backends.iter().find(|b| b.id == owner).unwrap().stop();
+    // Before the proxy knows: a failed attempt is not retried on another backend. The
+    // third failure ejects the backend.
+    for _ in 0..3 {
+        let (status, _, _) = get(&harness, Some(&cookie)).await;
+        assert_eq!(
+            status, 503,
+            "strict stickiness moved the session on a retry"
+        );
+    }
     harness
-        .wait_health("strict backend down", |h| h.healthy_backends == 1)
+        .wait_health("strict backend ejected", |h| h.healthy_backends == 1)
         .await;
     let (status, _, _) = get(&harness, Some(&cookie)).await;
     assert_eq!(status, 503, "strict stickiness moved the session");

@@ -155,18 +155,9 @@ need_bins=(dnsperf dig)
 for s in "${SERVERS[@]}"; do
     case $s in knot) need_bins+=(knotd) ;; gdnsd) need_bins+=(gdnsd) ;; nsd) need_bins+=(nsd) ;; esac
 done
-missing_pkgs=()
-for b in "${need_bins[@]}"; do
-    command -v "$b" >/dev/null 2>&1 || missing_pkgs+=("${BIN_PKG[$b]}")
-done
-if ((${#missing_pkgs[@]} > 0)); then
-    [[ $(id -u) == 0 ]] || die "missing packages (${missing_pkgs[*]}) and not root; install them: apt-get install -y ${missing_pkgs[*]}"
-    log "installing: ${missing_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq "${missing_pkgs[@]}" >&2
-fi
-for b in "${need_bins[@]}"; do command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"; done
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+install_missing
 
 # Packaged services (which may have been auto-started by apt where no
 # policy-rc.d forbids it) listen on port 53 and are not used here; stop them so

@@ -183,18 +183,9 @@ KMERIDIAN_DNS_PORT=$((BASE_PORT + 63)) KMERIDIAN_STATUS_PORT=$((BASE_PORT + 64))
 declare -A BIN_PKG=([wrk]=wrk [nginx]=nginx [haproxy]=haproxy [curl]=curl)
 need_bins=(wrk nginx curl) # nginx is always needed: it is the backend
 if want haproxy; then need_bins+=(haproxy); fi
-missing_pkgs=()
-for b in "${need_bins[@]}"; do
-    command -v "$b" >/dev/null 2>&1 || missing_pkgs+=("${BIN_PKG[$b]}")
-done
-if ((${#missing_pkgs[@]} > 0)); then
-    [[ $(id -u) == 0 ]] || die "missing packages (${missing_pkgs[*]}) and not root; install them: apt-get install -y ${missing_pkgs[*]}"
-    log "installing: ${missing_pkgs[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq "${missing_pkgs[@]}" >&2
-fi
-for b in "${need_bins[@]}"; do command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"; done
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+install_missing
 
 stage() { [[ $MODE == all || $MODE == "$1" ]]; }
 
@@ -543,6 +534,22 @@ to_ms() { # wrk latency "312.00us" / "1.23ms" / "2.00s" / "1.00m" -> ms
 }
 
 # wrk output -> "reqs rps p50_ms p99_ms non2xx sock_connect sock_read sock_write sock_timeout"
+# wrk_result OUT RC PID TARGET WHAT: the parsed fields of a finished wrk run; dies (showing
+# wrk's output) when wrk failed, the target died or the output cannot be parsed.
+wrk_result() {
+    local out=$1 rc=$2 pid=$3 target=$4 what=$5 parsed
+    if ((rc != 0)); then
+        cat "$out" >&2
+        die "wrk failed (rc=$rc) against $target in $what"
+    fi
+    kill -0 "$pid" 2>/dev/null || die "$target (pid $pid) died during $what"
+    parsed=$(parse_wrk "$out") || {
+        cat "$out" >&2
+        die "could not parse wrk output for $target in $what"
+    }
+    echo "$parsed"
+}
+
 parse_wrk() {
     local f=$1 reqs rps p50 p99 non2xx sock
     reqs=$(awk '/ requests in / {print $1; exit}' "$f")
@@ -600,16 +607,8 @@ run_one() { # target round
     run_wrk "$out" "$port" "$SECONDS_PER_RUN" || rc=$?
     c1=$(cpu_ticks "$pid")
     read -r m1b m1t < <(machine_ticks)
-    if ((rc != 0)); then
-        cat "$out" >&2
-        die "wrk failed (rc=$rc) against $t in round $round"
-    fi
-    kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) died during run $round"
     local parsed reqs rps p50 p99 non2xx sc sr sw st
-    parsed=$(parse_wrk "$out") || {
-        cat "$out" >&2
-        die "could not parse wrk output for $t"
-    }
+    parsed=$(wrk_result "$out" "$rc" "$pid" "$t" "run $round")
     read -r reqs rps p50 p99 non2xx sc sr sw st <<<"$parsed"
     local rss cpu per100k cpupct mbusy errs=$((sc + sr + sw + st))
     rss=$(rss_mib "$pid")
@@ -962,16 +961,8 @@ kill_one() { # proxy round
     start_bg kb0 "$TMP/kb0/stderr.log" nginx -p "$TMP/kb0" -c "$TMP/kb0/nginx.conf" -e "$TMP/kb0/error.log"
     wait "$LOAD_PID" || rc=$?
     LOAD_PID=
-    ((rc == 0)) || {
-        cat "$out" >&2
-        die "wrk failed (rc=$rc) in the kill test of $p"
-    }
-    kill -0 "$pid" 2>/dev/null || die "$p (pid $pid) died during its kill test"
     local parsed reqs rps p50 p99 non2xx sc sr sw st
-    parsed=$(parse_wrk "$out") || {
-        cat "$out" >&2
-        die "could not parse wrk output of the kill test of $p"
-    }
+    parsed=$(wrk_result "$out" "$rc" "$pid" "$p" "its kill test")
     read -r reqs rps p50 p99 non2xx sc sr sw st <<<"$parsed"
     printf '  %-8s %9.0f req/s  %8d requests  p99 %7.2f ms  non-2xx %5d  socket errors: connect %d read %d write %d timeout %d\n' \
         "$p" "$rps" "$reqs" "$p99" "$non2xx" "$sc" "$sr" "$sw" "$st"

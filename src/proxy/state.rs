@@ -39,7 +39,9 @@ pub(crate) struct Snapshot {
     pub(crate) settings: ProxySettings,
     /// `backends[i]` is `settings.backends[i]`.
     pub(crate) backends: Vec<Arc<BackendState>>,
-    pub(crate) balancer: Balancer,
+    /// Shared with the next snapshot while the policy and backends stay the same, so a
+    /// view that changes something else (health, another region) keeps the rotation.
+    pub(crate) balancer: Arc<Balancer>,
     pub(crate) limiter: Option<Arc<Limiter>>,
     pub(crate) cookie_key: Arc<[u8]>,
 }
@@ -209,9 +211,19 @@ fn build(
         (_, Some(limit)) => Some(Arc::new(limiter(limit))),
         (_, None) => None,
     };
+    let balancer = match previous {
+        Some(p)
+            if p.settings.policy == settings.policy && p.settings.backends == settings.backends =>
+        {
+            p.balancer.clone()
+        }
+        // Built here, under the rebuild lock, once per change (a hash ring is thousands of
+        // points), not per request.
+        _ => Arc::new(Balancer::new(&settings.policy, &settings.backends)),
+    };
     Snapshot {
         generation: view.generation,
-        balancer: Balancer::new(&settings.policy, &settings.backends),
+        balancer,
         backends,
         settings,
         limiter,

@@ -100,3 +100,16 @@ async fn a_region_without_backends_answers_503() {
     assert_eq!(status, 503);
     assert_eq!(body, "503 Service Unavailable\n");
 }
+
+#[tokio::test]
+async fn a_new_view_that_keeps_the_backends_keeps_the_rotation() {
+    let backends = three().await;
+    let mut harness = Harness::start(settings(&backends)).await;
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(backend_of(&harness.get("/").await.1).to_string());
+        // What a health verdict or another region's change does: a new view, same backends.
+        harness.reload(settings(&backends));
+    }
+    assert_eq!(seen, ["b0", "b1", "b2", "b0", "b1", "b2"], "{seen:?}");
+}

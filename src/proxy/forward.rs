@@ -13,7 +13,6 @@
 //! requests that reached a backend draw on the region's retry budget, so that retries
 //! cannot multiply load on a failing region.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -30,10 +29,11 @@ use super::backend::{BackendState, InFlight};
 use super::backend_health::{Observation, Outcome};
 use super::balance::hash_key;
 use super::body::{ClientBody, ClientStream, ProxiedBody, UpstreamBody};
+use super::headers::{self, Peer};
 use super::metrics::RetryReason;
 use super::pool::{self, Sender};
 use super::state::{Proxy, Snapshot};
-use super::{headers, pages, sticky};
+use super::{pages, sticky};
 use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
 
 /// Bodies up to this size are held in memory, so the request can be replayed.
@@ -42,13 +42,13 @@ const REPLAY_LIMIT: u64 = 64 * 1024;
 /// Serves one request; never fails (errors become pages).
 pub(crate) async fn handle(
     proxy: Arc<Proxy>,
-    peer: SocketAddr,
+    peer: Arc<Peer>,
     request: Request<Incoming>,
 ) -> Response<ClientBody> {
     let started = Instant::now();
     proxy.retry_budget.request(started);
     let snapshot = proxy.snapshot();
-    let response = forward(&proxy, &snapshot, peer, request).await;
+    let response = forward(&proxy, &snapshot, &peer, request).await;
     proxy
         .metrics
         .latency
@@ -59,11 +59,11 @@ pub(crate) async fn handle(
 async fn forward(
     proxy: &Proxy,
     snapshot: &Snapshot,
-    peer: SocketAddr,
+    peer: &Peer,
     mut request: Request<Incoming>,
 ) -> Response<ClientBody> {
     let settings = &snapshot.settings;
-    let client = headers::client_ip(peer.ip(), request.headers(), &settings.trusted_proxies);
+    let client = headers::client_ip(peer.ip, request.headers(), &settings.trusted_proxies);
     if let Some(limiter) = &snapshot.limiter
         && let Err(not_until) = limiter.check_key(&client)
     {
@@ -398,7 +398,7 @@ fn build(head: &hyper::http::request::Parts, body: UpstreamBody) -> Request<Upst
 /// headers, forwarding headers added.
 fn prepare_head(
     head: &mut hyper::http::request::Parts,
-    peer: SocketAddr,
+    peer: &Peer,
     settings: &crate::region::proxy::ProxySettings,
     upgrade: bool,
 ) {
@@ -422,7 +422,7 @@ fn prepare_head(
     // `100-continue` is answered here (hyper sends it when the body is first read); the
     // backend gets the body without being asked.
     head.headers.remove(header::EXPECT);
-    headers::add_forwarding(&mut head.headers, peer.ip(), &settings.trusted_proxies);
+    headers::add_forwarding(&mut head.headers, peer, &settings.trusted_proxies);
 }
 
 /// An HTTP/1.1 request to switch protocols (a WebSocket handshake, say).

@@ -90,49 +90,78 @@ fn canonical(address: IpAddr) -> IpAddr {
     }
 }
 
+/// A client connection's own forwarding values, made once per connection rather than per
+/// request.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    /// The address the connection comes from, as accepted.
+    pub(crate) ip: IpAddr,
+    /// The same, IPv4-mapped IPv6 as IPv4.
+    canonical: IpAddr,
+    /// `X-Forwarded-For` naming only this peer.
+    xff: HeaderValue,
+    /// The `Forwarded` element for this peer.
+    forwarded: HeaderValue,
+}
+
+impl Peer {
+    pub(crate) fn new(ip: IpAddr) -> Self {
+        let canonical = canonical(ip);
+        let text = canonical.to_string();
+        let node = match canonical {
+            IpAddr::V4(_) => text.clone(),
+            IpAddr::V6(_) => format!("\"[{text}]\""),
+        };
+        let value = |text: String| {
+            HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+        };
+        Self {
+            ip,
+            canonical,
+            xff: value(text),
+            forwarded: value(format!("for={node};proto=http")),
+        }
+    }
+}
+
 /// Adds the forwarding headers for a request from `peer`. From a trusted proxy, the
 /// existing `X-Forwarded-For` and `Forwarded` chains are extended; from anyone else they
 /// are replaced, so a client cannot forge its origin.
-pub(crate) fn add_forwarding(headers: &mut HeaderMap, peer: IpAddr, trusted: &[IpNet]) {
-    let peer = canonical(peer);
-    let keep = is_trusted(peer, trusted);
-    let peer_text = peer.to_string();
-    let xff = match (keep, joined(headers, &X_FORWARDED_FOR)) {
-        (true, Some(chain)) => format!("{chain}, {peer_text}"),
-        _ => peer_text.clone(),
-    };
-    let node = match peer {
-        IpAddr::V4(_) => peer_text,
-        IpAddr::V6(_) => format!("\"[{peer_text}]\""),
-    };
-    let element = format!("for={node};proto=http");
-    let forwarded = match (keep, joined(headers, &header::FORWARDED)) {
-        (true, Some(chain)) => format!("{chain}, {element}"),
-        _ => element,
-    };
+pub(crate) fn add_forwarding(headers: &mut HeaderMap, peer: &Peer, trusted: &[IpNet]) {
+    let keep = is_trusted(peer.canonical, trusted);
+    let extend =
+        |headers: &HeaderMap, name: &HeaderName, own: &HeaderValue| match joined(headers, name)
+            .filter(|_| keep)
+        {
+            Some(chain) => {
+                HeaderValue::try_from(format!("{chain}, {}", own.to_str().unwrap_or("unknown")))
+                    .unwrap_or_else(|_| own.clone())
+            }
+            None => own.clone(),
+        };
+    let xff = extend(headers, &X_FORWARDED_FOR, &peer.xff);
+    let forwarded = extend(headers, &header::FORWARDED, &peer.forwarded);
     let via = match joined(headers, &header::VIA) {
-        Some(chain) => format!("{chain}, 1.1 meridian"),
-        None => "1.1 meridian".to_string(),
+        Some(chain) => HeaderValue::try_from(format!("{chain}, {VIA}"))
+            .unwrap_or_else(|_| HeaderValue::from_static(VIA)),
+        None => HeaderValue::from_static(VIA),
     };
-    set(headers, X_FORWARDED_FOR.clone(), xff);
-    set(headers, header::FORWARDED, forwarded);
-    set(headers, header::VIA, via);
+    headers.insert(X_FORWARDED_FOR.clone(), xff);
+    headers.insert(header::FORWARDED, forwarded);
+    headers.insert(header::VIA, via);
     if !keep || !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
     }
 }
+
+/// What this proxy adds to `Via`.
+const VIA: &str = "1.1 meridian";
 
 /// All values of `name` joined by ", " (a list header may arrive split over lines).
 fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
     let first = values.next()?;
     Some(values.fold(first.to_string(), |acc, v| acc + ", " + v))
-}
-
-fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
-    if let Ok(value) = HeaderValue::try_from(value) {
-        headers.insert(name, value);
-    }
 }
 
 #[cfg(test)]
@@ -184,7 +213,7 @@ mod tests {
         ]);
         let peer: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(client_ip(peer, &headers, &[]), peer);
-        add_forwarding(&mut headers, peer, &[]);
+        add_forwarding(&mut headers, &Peer::new(peer), &[]);
         assert_eq!(headers["x-forwarded-for"], "192.0.2.7");
         assert_eq!(headers["forwarded"], "for=192.0.2.7;proto=http");
         assert_eq!(headers["x-forwarded-proto"], "http");
@@ -204,7 +233,7 @@ mod tests {
             client_ip(peer, &headers, &trusted),
             "203.0.113.9".parse::<IpAddr>().unwrap()
         );
-        add_forwarding(&mut headers, peer, &trusted);
+        add_forwarding(&mut headers, &Peer::new(peer), &trusted);
         assert_eq!(
             headers["x-forwarded-for"],
             "198.51.100.1, 203.0.113.9, 10.1.1.1, 10.0.0.2"
@@ -215,10 +244,18 @@ mod tests {
     #[test]
     fn ipv6_peers_are_bracketed_in_forwarded_and_mapped_v4_is_v4() {
         let mut headers = HeaderMap::new();
-        add_forwarding(&mut headers, "2001:db8::1".parse().unwrap(), &[]);
+        add_forwarding(
+            &mut headers,
+            &Peer::new("2001:db8::1".parse().unwrap()),
+            &[],
+        );
         assert_eq!(headers["forwarded"], "for=\"[2001:db8::1]\";proto=http");
         let mut headers = HeaderMap::new();
-        add_forwarding(&mut headers, "::ffff:192.0.2.1".parse().unwrap(), &[]);
+        add_forwarding(
+            &mut headers,
+            &Peer::new("::ffff:192.0.2.1".parse().unwrap()),
+            &[],
+        );
         assert_eq!(headers["x-forwarded-for"], "192.0.2.1");
     }
 }

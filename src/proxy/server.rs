@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::forward;
 use super::framing::FramingGuard;
+use super::headers::Peer;
 use super::state::Proxy;
 use crate::net::{self, IdleTimer, Limits};
 
@@ -42,9 +43,10 @@ pub async fn serve(
             let timeouts = settings.timeouts.clone();
             let limits = settings.limits.clone();
             drop(snapshot);
+            let client = Arc::new(Peer::new(peer.ip()));
             let service = service_fn(move |request| {
-                let proxy = proxy.clone();
-                async move { Ok::<_, Infallible>(forward::handle(proxy, peer, request).await) }
+                let (proxy, client) = (proxy.clone(), client.clone());
+                async move { Ok::<_, Infallible>(forward::handle(proxy, client, request).await) }
             });
             match protocol(&stream, timeouts.request_head).await {
                 Protocol::Gone => {}

@@ -119,6 +119,8 @@ where
 pub async fn drive<C: GracefulConnection>(connection: C, conn: &Conn, peer: SocketAddr) {
     tokio::pin!(connection);
     let result = tokio::select! {
+        // The connection first, and no random branch order: it is polled at every wake.
+        biased;
         result = connection.as_mut() => result,
         () = conn.shutdown().cancelled() => {
             connection.as_mut().begin_graceful_shutdown();

@@ -4,6 +4,7 @@
 //! will publish [`HealthSnapshot`]s, keyed by region name, into the node's view.
 
 pub mod local;
+pub mod quorum;
 mod snapshot;
 
 pub use local::{BackendReport, LocalHealth, SharedLocalHealth};

@@ -30,6 +30,7 @@ pub mod geo;
 pub mod health;
 pub mod net;
 pub mod node;
+pub mod pacing;
 pub mod proxy;
 pub mod region;
 pub mod reload;

@@ -66,6 +66,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::pacing::jittered;
+
 #[cfg(test)]
 mod tests;
 
@@ -340,23 +342,6 @@ impl TargetState {
             }
         }
     }
-}
-
-/// `interval` moved uniformly by up to +-`jitter` of itself: `random` 0.0 gives the shortest
-/// wait, 1.0 the longest. Out-of-range inputs are clamped so the result stays positive.
-fn jittered(interval: Duration, jitter: f64, random: f64) -> Duration {
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 0.5)
-    } else {
-        0.0
-    };
-    let random = if random.is_finite() {
-        random.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    let factor = 1.0 + jitter * (2.0 * random - 1.0);
-    Duration::try_from_secs_f64(interval.as_secs_f64() * factor).unwrap_or(interval)
 }
 
 fn plural(count: u32, one: &str, many: &str) -> String {

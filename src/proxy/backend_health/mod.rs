@@ -73,6 +73,8 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::pacing::jittered;
+
 use crate::region::proxy::{HealthCheck, Outlier};
 
 #[cfg(test)]
@@ -448,23 +450,6 @@ fn cap_level(outlier: &Outlier) -> u32 {
     (1..=u32::BITS)
         .find(|&n| uncapped_ejection_time(n, outlier).is_none_or(|t| t >= outlier.max_ejection))
         .unwrap_or(u32::BITS)
-}
-
-/// `interval` moved uniformly by up to +-`jitter` of itself: `random` 0.0 gives the shortest
-/// wait, 1.0 the longest. Out-of-range inputs are clamped so the result stays positive.
-fn jittered(interval: Duration, jitter: f64, random: f64) -> Duration {
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 0.5)
-    } else {
-        0.0
-    };
-    let random = if random.is_finite() {
-        random.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    let factor = 1.0 + jitter * (2.0 * random - 1.0);
-    Duration::try_from_secs_f64(interval.as_secs_f64() * factor).unwrap_or(interval)
 }
 
 fn plural(count: u32, one: &str, many: &str) -> String {

@@ -1,7 +1,10 @@
 //! Region health as the answer path sees it.
 //!
-//! For now no monitor runs and every region counts as up; the probing monitor (its own issue)
-//! will publish [`HealthSnapshot`]s, keyed by region name, into the node's view.
+//! For now no monitor runs and every region counts as up. The probing monitor (the
+//! cross-region health issue) will feed [`hysteresis`] (one prober's view of each region)
+//! and [`quorum`] (the verdict from every vantage point's votes) and publish the verdicts as
+//! [`HealthSnapshot`]s, keyed by region name, into the node's view. [`local`] is the
+//! region's own backend capacity, published by its proxy and reported on `/healthz`.
 
 pub mod hysteresis;
 pub mod local;

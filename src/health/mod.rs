@@ -8,6 +8,7 @@
 
 pub mod hysteresis;
 pub mod local;
+pub mod operator;
 pub mod quorum;
 mod snapshot;
 

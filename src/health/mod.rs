@@ -9,6 +9,7 @@
 pub mod hysteresis;
 pub mod local;
 pub mod operator;
+pub mod probe;
 pub mod quorum;
 mod snapshot;
 

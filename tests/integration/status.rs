@@ -157,3 +157,15 @@ async fn the_node_serves_its_status_listener() {
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_s_probe_reads_a_node_s_healthz_as_reachable_and_healthy() {
+    let server = Server::start(CITY).await;
+    let prober = meridian::health::probe::Prober::new(EXCHANGE_TIMEOUT, None).unwrap();
+    let url = format!("http://{}/healthz", server.status);
+    for fresh in [false, true] {
+        let result = prober.probe(&url, fresh).await;
+        assert!(result.ok, "{result:?}");
+        assert_eq!(result.report, meridian::health::quorum::SelfReport::Healthy);
+    }
+}

@@ -205,12 +205,7 @@ cleanup() {
         fi
         wait "$pid" 2>/dev/null || true
     done
-    if [[ $KEEP_TMP == 1 || $rc != 0 ]]; then
-        log "temp dir kept: $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$rc"
+    finish_cleanup "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

@@ -237,12 +237,7 @@ cleanup() {
         wait "$LOAD_PID" 2>/dev/null || true
     fi
     for s in "${!SPID[@]}"; do stop_one "$s"; done
-    if [[ $KEEP_TMP == 1 || $rc != 0 ]]; then
-        log "temp dir kept: $TMP"
-    else
-        rm -rf "$TMP"
-    fi
-    exit "$rc"
+    finish_cleanup "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT

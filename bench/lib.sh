@@ -18,3 +18,15 @@ install_missing() {
     fi
     for b in "${need_bins[@]}"; do command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"; done
 }
+
+# Ends the cleanup trap: keeps the temp dir TMP when KEEP_TMP=1 or the run failed (rc != 0),
+# else removes it, then exits with rc.
+finish_cleanup() {
+    local rc=$1
+    if [[ $KEEP_TMP == 1 || $rc != 0 ]]; then
+        log "temp dir kept: $TMP"
+    else
+        rm -rf "$TMP"
+    fi
+    exit "$rc"
+}

@@ -18,6 +18,10 @@ pub struct RegionHealth {
     pub up: bool,
     /// A short human reason, shown by `explain` and the dashboard.
     pub reason: String,
+    /// The verdict changed recently, or the vantage points disagree about it: answers that
+    /// use or skip this region get the short transition TTL, so clients follow the next
+    /// change quickly.
+    pub transition: bool,
 }
 
 impl RegionHealth {
@@ -26,6 +30,7 @@ impl RegionHealth {
         Self {
             up: true,
             reason: "no verdict yet: assumed up".to_string(),
+            transition: false,
         }
     }
 }
@@ -115,6 +120,7 @@ mod tests {
         RegionHealth {
             up: false,
             reason: "down".to_string(),
+            transition: false,
         }
     }
 

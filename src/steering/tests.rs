@@ -158,6 +158,7 @@ fn health(up: [bool; 3]) -> HealthTable {
             .map(|&up| RegionHealth {
                 up,
                 reason: String::new(),
+                transition: false,
             })
             .collect(),
     )

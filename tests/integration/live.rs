@@ -265,6 +265,7 @@ async fn a_health_snapshot_for_another_region_list_moves_no_traffic() {
     let down = |reason: &str| RegionHealth {
         up: false,
         reason: reason.to_string(),
+        transition: false,
     };
     let foreign = ["eu-central", "us-east-2", "ap-northeast", "sa-east"]
         .iter()

@@ -190,6 +190,7 @@ async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
     let down = || RegionHealth {
         up: false,
         reason: "test".to_string(),
+        transition: false,
     };
     let all_down = server
         .view()

@@ -162,8 +162,10 @@ impl Verdicts {
             .map(|(name, verdict)| (name.as_str(), verdict))
     }
 
-    /// The verdicts as the answer path reads them: `up` and `reason` of every region.
-    pub fn to_snapshot(&self) -> HealthSnapshot {
+    /// The verdicts as the answer path reads them: `up` and `reason` of every region, and
+    /// whether it is in transition (the monitor knows when verdicts last changed; this module
+    /// has no clock).
+    pub fn to_snapshot(&self, in_transition: impl Fn(&str) -> bool) -> HealthSnapshot {
         self.iter()
             .fold(HealthSnapshot::empty(), |snapshot, (name, verdict)| {
                 snapshot.with(
@@ -171,6 +173,7 @@ impl Verdicts {
                     RegionHealth {
                         up: verdict.up,
                         reason: verdict.reason.clone(),
+                        transition: in_transition(name),
                     },
                 )
             })

@@ -287,6 +287,7 @@ fn verdicts_become_a_snapshot_of_up_and_reason_by_region_name() {
             RegionHealth {
                 up: true,
                 reason: "0 of 2 vantage points vote down".to_string(),
+                transition: false,
             },
         )
         .with(
@@ -294,8 +295,9 @@ fn verdicts_become_a_snapshot_of_up_and_reason_by_region_name() {
             RegionHealth {
                 up: false,
                 reason: "drained".to_string(),
+                transition: false,
             },
         );
-    assert_eq!(verdicts.to_snapshot(), expected);
-    assert_eq!(Verdicts::empty().to_snapshot(), HealthSnapshot::empty());
+    assert_eq!(verdicts.to_snapshot(|_| false), expected);
+    assert_eq!(Verdicts::empty().to_snapshot(|_| true), HealthSnapshot::empty());
 }

@@ -22,6 +22,7 @@ use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
 use crate::health::{LocalHealth, SharedLocalHealth};
 use crate::proxy::{self, Proxy};
+use crate::region::PeerAddresses;
 use crate::reload::{ListenFromConfig, Reloader, Source};
 use crate::view::SharedView;
 
@@ -101,6 +102,17 @@ impl RegionSockets {
     }
 }
 
+/// What a node may be given besides its sockets; [`Default`] is what `meridian run` uses.
+#[derive(Debug, Default)]
+pub struct NodeOptions {
+    /// A token for admin actions when the config has none (the demo makes one up).
+    pub fallback_token: Option<crate::config::AdminToken>,
+    /// Routes merged into the status router (the demo's chaos controls).
+    pub status_routes: Option<axum::Router>,
+    /// Where the other regions' nodes really listen, when not where the config says.
+    pub peers: PeerAddresses,
+}
+
 /// One region's running node: its DNS, HTTP and status servers and its config watcher.
 #[derive(Debug)]
 pub struct RegionNode {
@@ -119,9 +131,13 @@ impl RegionNode {
         reloader: Arc<Reloader>,
         sockets: RegionSockets,
         shutdown: CancellationToken,
-        fallback_token: Option<crate::config::AdminToken>,
-        status_routes: Option<axum::Router>,
+        options: NodeOptions,
     ) -> Self {
+        let NodeOptions {
+            fallback_token,
+            status_routes,
+            peers: _,
+        } = options;
         let node = Self {
             region: identity.region.clone(),
             reloader,
@@ -390,8 +406,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         reloader,
         sockets,
         CancellationToken::new(),
-        None,
-        None,
+        NodeOptions::default(),
     );
     serve_until_stopped(vec![node]).await
 }

@@ -2,6 +2,7 @@
 //!
 //! Every other module speaks in these types; none of them knows TOML or sockets.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -100,5 +101,31 @@ impl Region {
             Family::V4 => !self.ipv4.is_empty(),
             Family::V6 => !self.ipv6.is_empty(),
         }
+    }
+}
+
+/// Where other regions' nodes really listen, by region name, when that is not where the
+/// config says: the demo and the tests bind other ports than the configured ones. A region
+/// without an entry is reached where its config says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerAddresses {
+    /// The status listener (`/healthz`) of each region's node.
+    pub status: BTreeMap<String, SocketAddr>,
+    /// The HTTP proxy of each region's node.
+    pub http: BTreeMap<String, SocketAddr>,
+}
+
+impl PeerAddresses {
+    /// The URL peers probe for `region`'s health.
+    pub fn status_url(&self, region: &Region) -> String {
+        match self.status.get(&region.name) {
+            Some(addr) => format!("http://{addr}/healthz"),
+            None => region.status_url.clone(),
+        }
+    }
+
+    /// Where `region`'s HTTP proxy listens, if it has one.
+    pub fn http(&self, region: &Region) -> Option<SocketAddr> {
+        self.http.get(&region.name).copied().or(region.listen.http)
     }
 }

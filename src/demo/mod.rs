@@ -12,7 +12,10 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::DemoArgs;
 use crate::config::AdminToken;
 use crate::dashboard::NodeIdentity;
-use crate::node::{ListenPlan, RegionNode, RegionSockets, log_start, serve_until_stopped};
+use crate::node::{
+    ListenPlan, NodeOptions, RegionNode, RegionSockets, log_start, serve_until_stopped,
+};
+use crate::region::PeerAddresses;
 use crate::reload::{ListenFromConfig, Reloader, Source};
 
 mod backends;
@@ -113,6 +116,16 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     let backends = DemoBackends::start(&config, backend_shutdown.clone())
         .await
         .context("cannot start the demo backends")?;
+    // Ports come from the command line, so peers are reached where they were bound.
+    let mut peers = PeerAddresses::default();
+    for (region, sockets) in config.regions.iter().zip(&bound) {
+        if let Some(status) = sockets.status_addr() {
+            peers.status.insert(region.name.clone(), status);
+        }
+        if let Some(http) = sockets.http_addr() {
+            peers.http.insert(region.name.clone(), http);
+        }
+    }
     let mut nodes = Vec::with_capacity(bound.len());
     for (((region, sockets), view), identity) in
         config.regions.iter().zip(bound).zip(views).zip(identities)
@@ -151,8 +164,11 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             reloader,
             sockets,
             CancellationToken::new(),
-            (!configured_token).then(|| AdminToken::generated(token.clone())),
-            Some(backends.chaos_routes()),
+            NodeOptions {
+                fallback_token: (!configured_token).then(|| AdminToken::generated(token.clone())),
+                status_routes: Some(backends.chaos_routes()),
+                peers: peers.clone(),
+            },
         ));
     }
 

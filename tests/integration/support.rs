@@ -13,7 +13,7 @@ use meridian::dashboard::NodeIdentity;
 use meridian::dns::DnsHandler;
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
-use meridian::node::{ListenPlan, RegionNode, RegionSockets};
+use meridian::node::{ListenPlan, NodeOptions, RegionNode, RegionSockets};
 use meridian::reload::{ListenFromConfig, Reloader, Source};
 use meridian::view::View;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -121,10 +121,12 @@ impl Server {
             reloader.clone(),
             sockets,
             shutdown.clone(),
-            Some(meridian::config::AdminToken::generated(
-                ADMIN_TOKEN.to_string(),
-            )),
-            None,
+            NodeOptions {
+                fallback_token: Some(meridian::config::AdminToken::generated(
+                    ADMIN_TOKEN.to_string(),
+                )),
+                ..NodeOptions::default()
+            },
         );
         Self {
             addr,

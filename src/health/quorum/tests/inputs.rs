@@ -299,5 +299,8 @@ fn verdicts_become_a_snapshot_of_up_and_reason_by_region_name() {
             },
         );
     assert_eq!(verdicts.to_snapshot(|_| false), expected);
-    assert_eq!(Verdicts::empty().to_snapshot(|_| true), HealthSnapshot::empty());
+    assert_eq!(
+        Verdicts::empty().to_snapshot(|_| true),
+        HealthSnapshot::empty()
+    );
 }

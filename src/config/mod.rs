@@ -24,6 +24,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use ipnet::IpNet;
 
+use crate::health::hysteresis::ProbeSettings;
 use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
 
@@ -84,6 +85,8 @@ pub struct Config {
     pub answer: AnswerPolicy,
     pub geo: GeoSettings,
     pub steering: SteeringRules,
+    /// How every node probes every region, and where operator state is kept.
+    pub health: RegionHealthSettings,
     /// Sorted by name; `regions[i].id == RegionId(i)`.
     pub regions: Vec<Region>,
     /// Lower-case hex SHA-256 over `meridian.toml` and every region file (names relative to
@@ -232,6 +235,31 @@ pub struct GeoSettings {
     /// Resolved against the directory of `meridian.toml`.
     pub database: PathBuf,
     pub reload_check: Duration,
+}
+
+/// `[health]`: the cross-region probes every node makes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionHealthSettings {
+    pub probes: ProbeSettings,
+    /// Every this many probes of a region, one opens a fresh connection: a kept-alive
+    /// connection can stay green while new ones fail (a full accept queue, a firewall).
+    pub fresh_every: u32,
+    /// Where each node keeps its operator state file (`operator-<region>.json`).
+    pub state_dir: PathBuf,
+}
+
+impl RegionHealthSettings {
+    /// How old another node's gossiped votes may be and still count: three missed probe
+    /// rounds and a timeout. A node that stopped (or cannot be reached) drops out of the
+    /// count after that.
+    pub fn ballot_max_age(&self) -> Duration {
+        self.probes.interval * 3 + self.probes.timeout
+    }
+
+    /// The operator state file of `region`'s node.
+    pub fn state_file(&self, region: &str) -> PathBuf {
+        self.state_dir.join(format!("operator-{region}.json"))
+    }
 }
 
 /// Explicit region orders that win over distance.

@@ -25,6 +25,8 @@ pub(super) struct RawMain {
     pub(super) steering: RawSteering,
     #[serde(default)]
     pub(super) admin: RawAdmin,
+    #[serde(default)]
+    pub(super) health: RawRegionHealth,
 }
 
 fn default_regions_dir() -> PathBuf {
@@ -527,4 +529,71 @@ pub(super) struct RawRateLimit {
 
 fn default_per_second() -> u32 {
     100
+}
+
+/// `[health]` in `meridian.toml`: how every node probes every region, and where the
+/// operator's drains are kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegionHealth {
+    #[serde(default = "default_probe_interval")]
+    pub(super) interval_ms: u64,
+    #[serde(default = "default_probe_fast_interval")]
+    pub(super) fast_interval_ms: u64,
+    #[serde(default = "default_health_jitter")]
+    pub(super) jitter: f64,
+    #[serde(default = "default_probe_timeout")]
+    pub(super) timeout_ms: u64,
+    #[serde(default = "default_probe_fall")]
+    pub(super) fall: u32,
+    #[serde(default = "default_probe_rise")]
+    pub(super) rise: u32,
+    #[serde(default = "default_probe_hold_down")]
+    pub(super) hold_down_ms: u64,
+    #[serde(default = "default_probe_fresh_every")]
+    pub(super) fresh_every: u32,
+    /// Relative to `meridian.toml`.
+    #[serde(default = "default_state_dir")]
+    pub(super) state_dir: PathBuf,
+}
+
+impl Default for RawRegionHealth {
+    fn default() -> Self {
+        Self {
+            interval_ms: default_probe_interval(),
+            fast_interval_ms: default_probe_fast_interval(),
+            jitter: default_health_jitter(),
+            timeout_ms: default_probe_timeout(),
+            fall: default_probe_fall(),
+            rise: default_probe_rise(),
+            hold_down_ms: default_probe_hold_down(),
+            fresh_every: default_probe_fresh_every(),
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+fn default_probe_interval() -> u64 {
+    1000
+}
+fn default_probe_fast_interval() -> u64 {
+    250
+}
+fn default_probe_timeout() -> u64 {
+    1000
+}
+fn default_probe_fall() -> u32 {
+    3
+}
+fn default_probe_rise() -> u32 {
+    5
+}
+fn default_probe_hold_down() -> u64 {
+    10_000
+}
+fn default_probe_fresh_every() -> u32 {
+    5
+}
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("state")
 }

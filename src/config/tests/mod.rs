@@ -1,6 +1,7 @@
 //! Config tests, one file per concern; the helpers every one of them uses.
 
 mod cookie_key;
+mod health;
 mod listen;
 mod proxy;
 mod proxy_refused;

@@ -5,6 +5,7 @@
 //! the rules themselves live beside it, one concept per file.
 
 mod codes;
+mod health;
 mod proxy;
 mod regions;
 mod steering;
@@ -64,6 +65,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
         reload_check: Duration::from_secs(raw.geo.reload_check_seconds),
     };
     let steering = check.steering(&raw.steering, &regions)?;
+    let health = check.region_health(&raw.health, base)?;
     let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
     warnings.extend(warnings::secret_overridden(
         path,
@@ -96,6 +98,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
         answer,
         geo,
         steering,
+        health,
         regions,
         content_hash: hasher.finish(),
         admin_token,

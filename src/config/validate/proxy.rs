@@ -433,7 +433,12 @@ impl Checker<'_> {
     }
 
     /// A duration in milliseconds: at least 1, at most `max`.
-    fn millis(&self, key: &str, millis: u64, max: Duration) -> Result<Duration, ConfigError> {
+    pub(super) fn millis(
+        &self,
+        key: &str,
+        millis: u64,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
         let duration = Duration::from_millis(millis);
         if millis == 0 || duration > max {
             return Err(self.invalid(

@@ -20,7 +20,8 @@ use tokio_util::task::TaskTracker;
 use crate::cli::RunArgs;
 use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
-use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::health::monitor::Monitor;
+use crate::health::{self, LocalHealth, SharedLocalHealth};
 use crate::proxy::{self, Proxy};
 use crate::region::PeerAddresses;
 use crate::reload::{ListenFromConfig, Reloader, Source};
@@ -111,6 +112,18 @@ pub struct NodeOptions {
     pub status_routes: Option<axum::Router>,
     /// Where the other regions' nodes really listen, when not where the config says.
     pub peers: PeerAddresses,
+    /// Whether the node probes the regions and publishes verdicts.
+    pub probing: Probing,
+}
+
+/// Whether a node's health monitor probes. Always on in a real node; tests of the answer path
+/// that publish verdicts themselves turn it off, so no probe of an address the test never
+/// bound overrides them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Probing {
+    #[default]
+    On,
+    Off,
 }
 
 /// One region's running node: its DNS, HTTP and status servers and its config watcher.
@@ -125,19 +138,26 @@ pub struct RegionNode {
 
 impl RegionNode {
     /// Serves `sockets` from the view that `reloader` publishes, until `shutdown` is
-    /// cancelled or a server fails.
+    /// cancelled or a server fails. Fails, with nothing started, when the operator state file
+    /// cannot be read.
     pub fn start(
         identity: NodeIdentity,
         reloader: Arc<Reloader>,
         sockets: RegionSockets,
         shutdown: CancellationToken,
         options: NodeOptions,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let NodeOptions {
             fallback_token,
             status_routes,
-            peers: _,
+            peers,
+            probing,
         } = options;
+        let config = reloader.view().load().config.clone();
+        let monitor = Arc::new(
+            Monitor::new(&identity.region, &config.health)
+                .with_context(|| format!("region {}: cannot start", identity.region))?,
+        );
         let node = Self {
             region: identity.region.clone(),
             reloader,
@@ -145,6 +165,11 @@ impl RegionNode {
             tracker: TaskTracker::new(),
             failure: Arc::new(OnceLock::new()),
         };
+        // Probes leave from the node's own address, so network rules can tell nodes apart.
+        let source = sockets
+            .status_addr()
+            .map(|addr| addr.ip())
+            .filter(|ip| !ip.is_unspecified());
         let handler = DnsHandler::new(node.view().clone());
         for sockets in sockets.dns {
             let addr = sockets
@@ -177,12 +202,25 @@ impl RegionNode {
                 });
             }
         }
+        if probing == Probing::On {
+            node.supervise(
+                "the health monitor".to_string(),
+                health::monitor::run(
+                    monitor.clone(),
+                    node.view().clone(),
+                    peers,
+                    source,
+                    node.shutdown.clone(),
+                ),
+            );
+        }
         if let Some(listener) = sockets.status {
             let state = Arc::new(StatusState {
                 identity,
                 reloader: node.reloader.clone(),
                 fallback_token,
                 local_health,
+                monitor,
             });
             let shutdown = node.shutdown.clone();
             node.supervise("the status listener".to_string(), async move {
@@ -202,7 +240,7 @@ impl RegionNode {
         }
         node.tracker
             .spawn(node.reloader.clone().watch(node.shutdown.clone()));
-        node
+        Ok(node)
     }
 
     pub fn region(&self) -> &str {
@@ -407,7 +445,7 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         sockets,
         CancellationToken::new(),
         NodeOptions::default(),
-    );
+    )?;
     serve_until_stopped(vec![node]).await
 }
 

@@ -13,6 +13,8 @@ use serde_json::json;
 
 use crate::config::AdminToken;
 use crate::health::SharedLocalHealth;
+use crate::health::monitor::Monitor;
+use crate::health::quorum::Operator;
 use crate::reload::{Outcome, Reloader};
 
 /// Who this node is, for `/healthz` and peers.
@@ -34,6 +36,8 @@ pub struct StatusState {
     pub fallback_token: Option<AdminToken>,
     /// The region's backend capacity, published by its proxy.
     pub local_health: SharedLocalHealth,
+    /// The cross-region health monitor: votes, verdicts, operator state, events.
+    pub monitor: Arc<Monitor>,
 }
 
 /// The status router of one node.
@@ -41,6 +45,12 @@ pub fn router(state: Arc<StatusState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/-/reload", post(reload))
+        .route("/api/v1/regions", get(super::health_api::regions))
+        .route("/api/v1/events", get(super::health_api::events))
+        .route(
+            "/api/v1/regions/{name}/{action}",
+            post(super::health_api::operator_action),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -55,6 +65,7 @@ async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
         .unwrap_or_default();
     let local = state.local_health.load();
     let healthy = local.is_healthy();
+    let gossip = state.monitor.gossip(&view.config.content_hash);
     let status = if healthy {
         StatusCode::OK
     } else {
@@ -89,8 +100,9 @@ async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
         "total_backends": local.total_backends,
         "healthy_capacity_share": local.healthy_capacity_share,
         "healthy_threshold": local.threshold,
-        "draining": false,
+        "draining": gossip.operator.operator_for(&state.identity.region) == Operator::Drained,
         "backends": local.backends,
+        "gossip": gossip,
     }));
     (status, body).into_response()
 }
@@ -128,13 +140,13 @@ async fn not_found() -> Response {
 
 /// An error answer: a status and a message, as JSON.
 #[derive(Debug)]
-struct ApiError {
+pub(super) struct ApiError {
     status: StatusCode,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: String) -> Self {
+    pub(super) fn new(status: StatusCode, message: String) -> Self {
         Self { status, message }
     }
 }
@@ -153,7 +165,7 @@ impl IntoResponse for ApiError {
 
 /// Admin actions need `Authorization: Bearer <token>`: 401 without one, 403 with a wrong one
 /// or when the node has no token at all.
-fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
     let view = state.reloader.view().load();
     let configured = view.config.admin_token.as_ref();
     if configured.is_none() && state.fallback_token.is_none() {

@@ -168,8 +168,9 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
                 fallback_token: (!configured_token).then(|| AdminToken::generated(token.clone())),
                 status_routes: Some(backends.chaos_routes()),
                 peers: peers.clone(),
+                ..NodeOptions::default()
             },
-        ));
+        )?);
     }
 
     let steered = config

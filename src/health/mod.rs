@@ -6,8 +6,11 @@
 //! [`HealthSnapshot`]s, keyed by region name, into the node's view. [`local`] is the
 //! region's own backend capacity, published by its proxy and reported on `/healthz`.
 
+pub mod events;
+pub mod gossip;
 pub mod hysteresis;
 pub mod local;
+pub mod monitor;
 pub mod operator;
 pub mod probe;
 pub mod quorum;

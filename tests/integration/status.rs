@@ -8,6 +8,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use meridian::dashboard::{NodeIdentity, StatusState, router};
+use meridian::health::monitor::Monitor;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -25,7 +26,18 @@ fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         reloader: server.reloader.clone(),
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
         local_health: Default::default(),
+        monitor: Arc::new(
+            Monitor::new("us-east", &test_health_settings(server))
+                .unwrap_or_else(|e| panic!("{e}")),
+        ),
     })
+}
+
+/// The server's `[health]`, with the operator state kept out of the repository.
+fn test_health_settings(server: &Server) -> meridian::config::RegionHealthSettings {
+    let mut health = server.reloader.view().load().config.health.clone();
+    health.state_dir = std::env::temp_dir().join(format!("meridian-status-{}", std::process::id()));
+    health
 }
 
 async fn call(

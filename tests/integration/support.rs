@@ -13,7 +13,7 @@ use meridian::dashboard::NodeIdentity;
 use meridian::dns::DnsHandler;
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
-use meridian::node::{ListenPlan, NodeOptions, RegionNode, RegionSockets};
+use meridian::node::{ListenPlan, NodeOptions, Probing, RegionNode, RegionSockets};
 use meridian::reload::{ListenFromConfig, Reloader, Source};
 use meridian::view::View;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -125,9 +125,12 @@ impl Server {
                 fallback_token: Some(meridian::config::AdminToken::generated(
                     ADMIN_TOKEN.to_string(),
                 )),
+                // These tests publish verdicts themselves; the other regions' nodes do not run.
+                probing: Probing::Off,
                 ..NodeOptions::default()
             },
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e:#}"));
         Self {
             addr,
             status,

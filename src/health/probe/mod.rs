@@ -1,6 +1,6 @@
 //! One probe of a region's status URL: did it answer, how fast, and what it says of itself.
 //!
-//! The monitor (not yet written) probes every region each interval through one shared
+//! The monitor probes every region each interval through one shared
 //! [`Prober`], which keeps connections alive, and now and then on a fresh connection: a
 //! reused connection can stay healthy while new ones fail (a full accept queue, a firewall
 //! that drops new flows). Probes may leave from the node's own address, so that network rules
@@ -14,6 +14,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use super::gossip::Gossip;
 use super::quorum::SelfReport;
 
 /// What one probe found.
@@ -27,6 +28,9 @@ pub struct ProbeResult {
     pub report: SelfReport,
     /// Why the probe failed, for logs and the timeline.
     pub error: Option<String>,
+    /// What the responder gossips (its votes, config hash, operator state), when it
+    /// answered with some that could be read.
+    pub gossip: Option<Gossip>,
 }
 
 /// The HTTP clients of one node's probes: one that keeps connections alive and one that
@@ -73,22 +77,30 @@ impl Prober {
         }
         .await;
         let latency = started.elapsed();
-        let (ok, report, error) = match outcome {
-            Ok((status, body)) => judge(status, &body),
-            Err(error) => (false, SelfReport::Unknown, Some(describe(&error))),
+        let (ok, report, error, gossip) = match outcome {
+            Ok((status, body)) => {
+                let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+                let (ok, report, error) = judge(status, json.as_ref());
+                let gossip = json
+                    .as_ref()
+                    .filter(|_| ok)
+                    .and_then(Gossip::from_status_body);
+                (ok, report, error, gossip)
+            }
+            Err(error) => (false, SelfReport::Unknown, Some(describe(&error)), None),
         };
         ProbeResult {
             ok,
             latency,
             report,
             error,
+            gossip,
         }
     }
 }
 
 /// Reads a status response: (reachable, self-report, why not).
-fn judge(status: u16, body: &[u8]) -> (bool, SelfReport, Option<String>) {
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+fn judge(status: u16, json: Option<&serde_json::Value>) -> (bool, SelfReport, Option<String>) {
     match (status, json) {
         (200, Some(_)) => (true, SelfReport::Healthy, None),
         (503, Some(json)) => {

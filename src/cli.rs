@@ -1,4 +1,4 @@
-//! Command line: `demo`, `run`, `check-config`, `explain`, `reload`.
+//! Command line: `demo`, `run`, `check-config`, `explain`, `reload`, `region`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +47,39 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Ask a running node to reload its configuration (same as `kill -HUP <pid>`).
     Reload(ReloadArgs),
+    /// Drain, undrain or force up a region, through any running node; every node follows.
+    Region(RegionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegionArgs {
+    #[arg(value_enum)]
+    pub action: RegionAction,
+    /// The region's name.
+    pub name: String,
+    #[command(flatten)]
+    pub admin: ReloadArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegionAction {
+    /// No traffic to the region, whatever the probes say.
+    Drain,
+    /// Back to what the probes say.
+    Undrain,
+    /// Traffic to the region, whatever the probes say.
+    ForceUp,
+}
+
+impl RegionAction {
+    /// The admin API's word for it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Drain => "drain",
+            Self::Undrain => "undrain",
+            Self::ForceUp => "force-up",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! The one-shot commands: `check-config`, `explain`, `reload`.
+//! The one-shot commands: `check-config`, `explain`, `reload`, `region`.
 
 use std::io::Write;
 use std::path::Path;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{ExplainArgs, ReloadArgs};
+use crate::cli::{ExplainArgs, RegionArgs, ReloadArgs};
 use crate::reload::Source;
 
 /// `meridian check-config`: validates everything a node would load, serves nothing.
@@ -71,7 +71,23 @@ pub fn explain(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
 
 /// `meridian reload --node URL`: asks a running node to reload, and says what it did.
 pub async fn reload(args: &ReloadArgs) -> anyhow::Result<()> {
-    let url = format!("{}/-/reload", args.node.trim_end_matches('/'));
+    admin_post(args, "/-/reload").await
+}
+
+/// `meridian region drain|undrain|force-up NAME --node URL`: the operator's action, through
+/// one node; the others hear of it in the gossip.
+pub async fn region(args: &RegionArgs) -> anyhow::Result<()> {
+    admin_post(
+        &args.admin,
+        &format!("/api/v1/regions/{}/{}", args.name, args.action.path()),
+    )
+    .await
+}
+
+/// POSTs an admin action to a node and prints its answer; a refusal is an error with the
+/// node's own message.
+async fn admin_post(args: &ReloadArgs, path: &str) -> anyhow::Result<()> {
+    let url = format!("{}{path}", args.node.trim_end_matches('/'));
     let client = reqwest::Client::builder()
         .no_proxy()
         .connect_timeout(Duration::from_secs(2))

@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         Command::Reload(args) => {
             runtime().and_then(|rt| rt.block_on(meridian::commands::reload(args)))
         }
+        Command::Region(args) => {
+            runtime().and_then(|rt| rt.block_on(meridian::commands::region(args)))
+        }
         Command::Demo(args) => {
             runtime().and_then(|rt| rt.block_on(meridian::demo::run(&cli.config, args)))
         }

@@ -134,6 +134,7 @@ pub struct RegionNode {
     shutdown: CancellationToken,
     tracker: TaskTracker,
     failure: Arc<OnceLock<String>>,
+    monitor: Arc<Monitor>,
 }
 
 impl RegionNode {
@@ -164,6 +165,7 @@ impl RegionNode {
             shutdown,
             tracker: TaskTracker::new(),
             failure: Arc::new(OnceLock::new()),
+            monitor: monitor.clone(),
         };
         // Probes leave from the node's own address, so network rules can tell nodes apart.
         let source = sockets
@@ -285,6 +287,20 @@ impl RegionNode {
     pub async fn stopped(&self) -> Option<String> {
         self.shutdown.cancelled().await;
         self.failure.get().cloned()
+    }
+
+    /// [`Self::stopped`] as a future that does not borrow the node.
+    pub fn watch(&self) -> impl Future<Output = Option<String>> + Send + 'static {
+        let (shutdown, failure) = (self.shutdown.clone(), self.failure.clone());
+        async move {
+            shutdown.cancelled().await;
+            failure.get().cloned()
+        }
+    }
+
+    /// The node's health monitor: votes, verdicts, operator state.
+    pub fn monitor(&self) -> &Arc<Monitor> {
+        &self.monitor
     }
 
     /// Stops every task; false if some did not finish within `grace`.

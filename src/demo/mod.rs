@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -12,15 +11,15 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::DemoArgs;
 use crate::config::AdminToken;
 use crate::dashboard::NodeIdentity;
-use crate::node::{
-    ListenPlan, NodeOptions, RegionNode, RegionSockets, log_start, serve_until_stopped,
-};
+use crate::node::{ListenPlan, RegionSockets, log_start};
 use crate::region::PeerAddresses;
-use crate::reload::{ListenFromConfig, Reloader, Source};
+use crate::reload::Source;
 
 mod backends;
+mod regions;
 
 pub use backends::{DemoBackend, DemoBackends};
+pub use regions::DemoRegions;
 
 /// Example clients for the printed instructions: (who, ECS subnet).
 const EXAMPLE_CLIENTS: [(&str, &str); 3] = [
@@ -44,6 +43,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     }
     // Bind every region before serving any, so a busy port fails the demo cleanly.
     let mut bound = Vec::with_capacity(config.regions.len());
+    let mut plans = Vec::with_capacity(config.regions.len());
     for region in &config.regions {
         let on_port = |addr: SocketAddr, port| SocketAddr::new(addr.ip(), port);
         let plan = ListenPlan {
@@ -62,6 +62,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             http_workers: 2,
         };
         bound.push(RegionSockets::bind(&region.name, &plan)?);
+        plans.push(plan);
     }
     // A configured token wins; otherwise the demo makes one up and prints it.
     let configured_token = config.admin_token.is_some();
@@ -126,9 +127,9 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             peers.http.insert(region.name.clone(), http);
         }
     }
-    let mut nodes = Vec::with_capacity(bound.len());
-    for (((region, sockets), view), identity) in
-        config.regions.iter().zip(bound).zip(views).zip(identities)
+    let mut to_start = Vec::with_capacity(bound.len());
+    for (((region, sockets), plan), identity) in
+        config.regions.iter().zip(bound).zip(plans).zip(identities)
     {
         let dns: Vec<String> = sockets
             .dns_addrs()
@@ -147,31 +148,15 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
                 .status_addr()
                 .map_or("-".to_string(), |a| format!("http://{a}/healthz")),
         )?;
-        let reloader = Arc::new(Reloader::new(
-            source.clone(),
-            view.shared(),
-            Some(region.name.clone()),
-            // Ports come from the command line, addresses from the config: moving either
-            // needs a restart.
-            ListenFromConfig {
-                dns: true,
-                http: true,
-                status: true,
-            },
-        ));
-        nodes.push(RegionNode::start(
-            identity,
-            reloader,
-            sockets,
-            CancellationToken::new(),
-            NodeOptions {
-                fallback_token: (!configured_token).then(|| AdminToken::generated(token.clone())),
-                status_routes: Some(backends.chaos_routes()),
-                peers: peers.clone(),
-                ..NodeOptions::default()
-            },
-        )?);
+        to_start.push((plan, identity, sockets));
     }
+    let (regions, mut failed) = DemoRegions::start(
+        source.clone(),
+        peers,
+        (!configured_token).then(|| AdminToken::generated(token.clone())),
+        backends.chaos_routes(),
+        to_start,
+    )?;
 
     let steered = config
         .services
@@ -228,6 +213,33 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
             backend.region, backend.index
         )?;
     }
+    let names: Vec<&str> = config.regions.iter().map(|r| r.name.as_str()).collect();
+    if let (Some(status), [first, second, ..]) = (first_status, names.as_slice()) {
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/regions/{second}/fail       # its node stops: DNS moves away in ~3 s"
+        )?;
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/regions/{second}/recover"
+        )?;
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/probes/{first}/{second}/cut  # one cut link: no failover"
+        )?;
+        writeln!(
+            out,
+            "  curl -X POST http://{status}/demo/probes/{first}/{second}/heal"
+        )?;
+        writeln!(
+            out,
+            "  curl http://{status}/api/v1/regions    # votes and verdicts; /api/v1/events: what changed"
+        )?;
+        writeln!(
+            out,
+            "  cargo run --release -- region drain {second} --node http://{status} --token TOKEN"
+        )?;
+    }
     writeln!(
         out,
         "  cargo run --release -- explain --client 81.2.69.0/24 {steered}"
@@ -263,10 +275,34 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     writeln!(out, "Ctrl-C stops.")?;
     out.flush()?;
     drop(out);
-    let served = serve_until_stopped(nodes).await;
+    let served = serve_regions(&regions, &mut failed).await;
+    regions.stop_all().await;
     backend_shutdown.cancel();
     backends.wait().await;
     served
+}
+
+/// Serves until SIGINT/SIGTERM (Ok) or until a node fails on its own (Err with the reason);
+/// SIGHUP reloads every running node's config.
+async fn serve_regions(
+    regions: &DemoRegions,
+    failed: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => regions.reload_all("SIGHUP").await,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = terminate.recv() => break,
+            reason = failed.recv() => {
+                return Err(anyhow::anyhow!(reason.unwrap_or_else(|| "a node stopped".to_string())));
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    Ok(())
 }
 
 /// A random token for the demo's admin actions: 32 hex characters from the OS.

@@ -313,6 +313,14 @@ impl RegionNode {
     }
 }
 
+impl Drop for RegionNode {
+    /// A node dropped without [`RegionNode::stop`] (a panic on the way) still tells its tasks
+    /// to stop: its UDP loops run on blocking threads, which a runtime waits for forever.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 fn fail_unless_stopping(
     what: &str,
     result: std::io::Result<()>,

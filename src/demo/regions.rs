@@ -124,7 +124,12 @@ impl DemoRegions {
                 ..NodeOptions::default()
             },
         )?;
-        for (from, to) in self.cuts.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+        for (from, to) in self
+            .cuts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
             if *from == identity.region {
                 node.monitor().cut(to, true);
             }
@@ -220,7 +225,10 @@ impl DemoRegions {
     pub async fn stop_all(&self) {
         let nodes: Vec<RegionNode> = {
             let mut slots = self.slots.lock().await;
-            slots.values_mut().filter_map(|slot| slot.node.take()).collect()
+            slots
+                .values_mut()
+                .filter_map(|slot| slot.node.take())
+                .collect()
         };
         for node in nodes {
             if !node.stop(SHUTDOWN_GRACE).await {
@@ -241,7 +249,10 @@ async fn region_chaos(
     Path((region, action)): Path<(String, String)>,
 ) -> Response {
     let Some(regions) = regions.upgrade() else {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, "the demo is stopping".to_string());
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the demo is stopping".to_string(),
+        );
     };
     if !regions.slots.lock().await.contains_key(&region) {
         return refused(StatusCode::NOT_FOUND, format!("no region {region:?}"));
@@ -285,7 +296,10 @@ async fn probe_chaos(
     Path((from, to, action)): Path<(String, String, String)>,
 ) -> Response {
     let Some(regions) = regions.upgrade() else {
-        return refused(StatusCode::SERVICE_UNAVAILABLE, "the demo is stopping".to_string());
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the demo is stopping".to_string(),
+        );
     };
     let cut = match action.as_str() {
         "cut" => true,

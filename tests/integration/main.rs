@@ -7,6 +7,7 @@
 mod answers;
 mod explain;
 mod geo_edges;
+mod health;
 mod hostile;
 mod live;
 mod mmdb;

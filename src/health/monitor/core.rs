@@ -325,13 +325,22 @@ impl Core {
             ballots,
             operator: self.operator.to_inputs_map(),
         };
-        let outcome = quorum::decide(
-            &inputs,
-            &self.local,
-            &self.verdicts,
-            now,
-            self.settings.ballot_max_age(),
-        );
+        let outcome = if self.cut_off() {
+            // As isolated as the quorum's own rule says, only sooner: see `cut_off`.
+            quorum::Outcome {
+                verdicts: self.verdicts.clone(),
+                isolated: self.isolated.clone(),
+                local_isolated: true,
+            }
+        } else {
+            quorum::decide(
+                &inputs,
+                &self.local,
+                &self.verdicts,
+                now,
+                self.settings.ballot_max_age(),
+            )
+        };
         if outcome.local_isolated != self.local_isolated {
             let (from, to) = if outcome.local_isolated {
                 ("connected", "isolated")
@@ -395,6 +404,25 @@ impl Core {
         }
         self.published = Some(snapshot.clone());
         Some(snapshot)
+    }
+
+    /// Whether the last probe of every other region failed, with two other regions at least:
+    /// this node can reach no other region right now. The quorum calls a node isolated once
+    /// its votes about every other region are Down, which takes `fall` failures; meanwhile
+    /// the other nodes' ballots, which only arrive in the answers to its probes, age out, and
+    /// its own votes would decide alone. Holding still from the first round of failures on
+    /// closes that gap. (With one other region, nobody is isolated: see the quorum module.)
+    fn cut_off(&self) -> bool {
+        let others: Vec<&Target> = self
+            .targets
+            .iter()
+            .filter(|(region, _)| **region != self.local)
+            .map(|(_, target)| target)
+            .collect();
+        others.len() >= 2
+            && others
+                .iter()
+                .all(|target| target.state.has_result() && target.error.is_some())
     }
 
     /// How long after a verdict changes its region counts as in transition: long enough for a

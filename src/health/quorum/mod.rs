@@ -20,11 +20,14 @@
 //!   are votes about regions that are not in that list: like a [`HealthSnapshot`], a ballot
 //!   built for another region list never moves traffic.
 //! - **Not isolated.** A prober is *isolated* when its fresh ballot votes [`Vote::Down`] about
-//!   every region other than its own, and at least one other region exists: it can reach none
+//!   every region other than its own, and at least two other regions exist: it can reach none
 //!   of them, so the likely fault is its own link, not every other region at once. A missing
 //!   vote is not a Down vote, so a prober that did not vote about some other region is not
 //!   isolated. An isolated prober's votes do not count for any region, its own included. With
-//!   a single region no prober is ever isolated, and its own votes decide.
+//!   one other region, a Down vote is as likely the other region's fault as one's own, so no
+//!   prober is isolated: a region that dies is failed over, and the price is that a cut link
+//!   between the two regions fails each over in the other's view. Partition tolerance takes
+//!   three regions. With a single region its own votes decide.
 //!
 //! A prober's vote about its own region counts like any other vote: a node that sees its own
 //! region's `/healthz` fail from the inside is one more vantage point. (A region whose node is
@@ -250,14 +253,17 @@ pub fn decide(
     }
 }
 
-/// Whether `prober` votes Down about every region other than its own, of which there is one
-/// at least.
+/// Whether `prober` votes Down about every region other than its own, of which there are
+/// two at least.
 fn is_isolated(prober: &str, ballot: &Ballot, regions: &BTreeSet<String>) -> bool {
-    let mut others = regions
+    let others: Vec<&String> = regions
         .iter()
         .filter(|region| region.as_str() != prober)
-        .peekable();
-    others.peek().is_some() && others.all(|region| ballot.votes.get(region) == Some(&Vote::Down))
+        .collect();
+    others.len() >= 2
+        && others
+            .iter()
+            .all(|region| ballot.votes.get(*region) == Some(&Vote::Down))
 }
 
 fn decide_region(

@@ -144,17 +144,32 @@ fn the_others_decide_without_the_isolated_node() {
 }
 
 #[test]
-fn two_regions_with_their_link_cut_both_hold_still() {
-    // Each sees the other down: both are isolated, nobody's votes count.
+fn with_two_regions_nobody_is_isolated_and_a_cut_link_fails_each_over_for_the_other() {
+    // Each sees the other down. With one other region, that is as likely the other's fault:
+    // the votes count. The price of two regions: a cut link looks like a dead region.
     let election = Election::new(&["a", "b"])
         .vote("a", &[("a", Up), ("b", Down)])
         .vote("b", &[("a", Down), ("b", Up)]);
     for local in ["a", "b"] {
         let outcome = election.decide_after(local, &previous());
-        assert!(outcome.local_isolated, "{local}");
-        assert_eq!(outcome.isolated, names(&["a", "b"]));
-        assert_eq!(outcome.verdicts, previous());
+        assert!(!outcome.local_isolated, "{local}");
+        assert!(outcome.isolated.is_empty());
     }
+    // Each holds the other's ballot only while it is fresh: b, dead or cut off, stops
+    // gossiping, and a alone decides that b is down.
+    let alone = Election::new(&["a", "b"])
+        .vote("a", &[("a", Up), ("b", Down)])
+        .vote_aged(
+            "b",
+            MAX_AGE + Duration::from_millis(1),
+            &[("a", Up), ("b", Up)],
+        );
+    let outcome = alone.decide_after("a", &previous());
+    assert!(!outcome.local_isolated);
+    assert_eq!(
+        outcome.verdicts.get("b"),
+        Some(&verdict(false, "1 of 1 vantage points vote down", &["a"], &[]))
+    );
 }
 
 #[test]

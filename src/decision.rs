@@ -93,8 +93,9 @@ impl SteeredAnswer {
 }
 
 impl Decision {
-    /// What a steered name's answer is, for a name whose configured TTL is `ttl`.
-    pub fn steered_answer(&self, view: &View, family: Family, ttl: u32) -> SteeredAnswer {
+    /// What the answer of the steered name `service` (an index into `Config::services`) is.
+    pub fn steered_answer(&self, view: &View, family: Family, service: usize) -> SteeredAnswer {
+        let ttl = view.config.service(service).ttl;
         let Some(choice) = self.choice else {
             return SteeredAnswer {
                 region: None,

@@ -177,8 +177,8 @@ pub fn explain(
             report.response_code = "NXDOMAIN";
             report.authority.push(negative());
         }
-        End::Steered { ttl } => {
-            let shape = decision.steered_answer(view, family, ttl);
+        End::Steered { service } => {
+            let shape = decision.steered_answer(view, family, service);
             report.steered = true;
             report.chosen = shape.region.map(|id| config.region(id).name.clone());
             report.fail_open = decision.choice.is_some_and(|choice| choice.fail_open);

@@ -171,6 +171,12 @@ impl Config {
         &self.regions[id.index()]
     }
 
+    /// The steered name at `index` of [`Config::services`] (what the zone's steered names
+    /// point at).
+    pub fn service(&self, index: usize) -> &Service {
+        &self.services[index]
+    }
+
     pub fn region_by_name(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|region| region.name == name)
     }

@@ -10,12 +10,15 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::decision;
+use crate::decision::{self, Decision};
 use crate::geo::{ClientAddress, ClientSource};
+use crate::region::{Family, RegionId};
+use crate::steering::{self, AnswerSource, Choice, Route, SteeredAnswer};
 use crate::view::View;
 use crate::zone::End;
 
@@ -55,8 +58,40 @@ pub enum ExplainError {
 pub struct CandidateReport {
     pub region: String,
     pub distance_km: Option<f64>,
+    /// Whether the region has addresses of the family asked for: only those can answer.
+    pub serves_family: bool,
     pub up: bool,
     pub reason: String,
+    /// The verdict is fresh or disputed: answers that use or skip the region get the
+    /// transition TTL.
+    pub transition: bool,
+}
+
+/// How a steered answer came to be what it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteeringReport {
+    /// `first` (the client's first candidate is up), `next` (it is down: the next healthy
+    /// one), `all-down` (every candidate is down), or `none` (no region has addresses of
+    /// the family).
+    pub route: &'static str,
+    /// The region the choice settled on; when every candidate is down, the nearest, whose
+    /// addresses are answered only with `all_down = "fail-open"`.
+    pub region: Option<String>,
+    /// Down candidates passed over to get there.
+    pub skipped: Vec<String>,
+    /// The service's all-down policy, when it applied.
+    pub all_down: Option<&'static str>,
+    /// What the answer holds: `region` (its addresses), `fallback` (the service's fixed
+    /// addresses), `nodata` or `servfail`.
+    pub answer: &'static str,
+    /// The regions in transition the answer depends on (chosen or skipped).
+    pub transition: Vec<String>,
+    /// The TTL of the steered records (of the SOA for NODATA; 0 for SERVFAIL), and what it
+    /// is when no region is in transition and some are up: the service's TTL (the SOA's
+    /// negative TTL for NODATA). Lower means the transition TTL cut it.
+    pub ttl: u32,
+    pub usual_ttl: u32,
+    pub transition_ttl: u32,
 }
 
 /// The whole story of one answer.
@@ -73,9 +108,12 @@ pub struct Report {
     pub place: String,
     pub rule: String,
     pub candidates: Vec<CandidateReport>,
-    /// The region chosen for a steered answer.
+    /// The region whose addresses a steered answer holds.
     pub chosen: Option<String>,
+    /// Every candidate is down and the nearest answers anyway (`all_down = "fail-open"`).
     pub fail_open: bool,
+    /// For a steered answer: route, skipped regions, all-down policy, transition.
+    pub steering: Option<SteeringReport>,
     /// Whether the answer depends on where the client is.
     pub steered: bool,
     pub response_code: &'static str,
@@ -141,16 +179,20 @@ pub fn explain(
             .iter()
             .map(|candidate| {
                 let health = view.health.get(candidate.region);
+                let region = config.region(candidate.region);
                 CandidateReport {
-                    region: config.region(candidate.region).name.clone(),
+                    region: region.name.clone(),
                     distance_km: candidate.distance_km,
+                    serves_family: region.serves(family),
                     up: health.is_some_and(|h| h.up),
                     reason: health.map_or("unknown".to_string(), |h| h.reason.clone()),
+                    transition: health.is_some_and(|h| h.transition),
                 }
             })
             .collect(),
         chosen: None,
         fail_open: false,
+        steering: None,
         steered: false,
         response_code: "NOERROR",
         authoritative: true,
@@ -180,16 +222,26 @@ pub fn explain(
         End::Steered { service } => {
             let shape = decision.steered_answer(view, family, service);
             report.steered = true;
-            report.chosen = shape.region.map(|id| config.region(id).name.clone());
-            report.fail_open = decision.choice.is_some_and(|choice| choice.fail_open);
             report.ecs_scope = ecs.map(|_| decision.steered_scope());
-            let records = shape.records(view, &owner);
+            report.chosen = match shape.source {
+                AnswerSource::Region(id) => Some(config.region(id).name.clone()),
+                _ => None,
+            };
+            let all_down = decision.choice.as_ref().is_some_and(Choice::all_down);
+            report.fail_open = all_down && report.chosen.is_some();
+            report.steering = Some(steering_report(view, &decision, family, service, &shape));
+            let steered = decision::render(&shape, view, &owner);
+            report.response_code = code_name(steered.response_code);
+            if !steered.authoritative {
+                report.authoritative = false;
+                report.answers.clear();
+            }
             report
                 .answers
-                .extend(records.iter().map(ToString::to_string));
-            if shape.count == 0 {
-                report.authority.push(negative());
-            }
+                .extend(steered.answers.iter().map(ToString::to_string));
+            report
+                .authority
+                .extend(steered.authority.iter().map(ToString::to_string));
         }
         End::Records(records) => report
             .answers
@@ -199,6 +251,70 @@ pub fn explain(
     }
     report.ttl = first_ttl(&report.answers);
     Ok(report)
+}
+
+/// Route, skipped regions, all-down policy and transition of a steered answer.
+fn steering_report(
+    view: &View,
+    decision: &Decision,
+    family: Family,
+    service: usize,
+    answer: &SteeredAnswer,
+) -> SteeringReport {
+    let config = &view.config;
+    let name = |id: RegionId| config.region(id).name.clone();
+    let service = config.service(service);
+    let mut report = SteeringReport {
+        route: "none",
+        region: None,
+        skipped: Vec::new(),
+        all_down: None,
+        answer: match answer.source {
+            AnswerSource::Region(_) => "region",
+            AnswerSource::Fallback { .. } => "fallback",
+            AnswerSource::NoData => "nodata",
+            AnswerSource::ServFail => "servfail",
+        },
+        transition: Vec::new(),
+        ttl: answer.ttl,
+        usual_ttl: match answer.source {
+            AnswerSource::NoData => view.zone.negative_soa.ttl,
+            AnswerSource::ServFail => 0,
+            AnswerSource::Region(_) | AnswerSource::Fallback { .. } => service.ttl,
+        },
+        transition_ttl: config.answer.transition_ttl,
+    };
+    let Some(choice) = &decision.choice else {
+        return report;
+    };
+    let order = &decision.placement.order;
+    let skipped: Vec<RegionId> =
+        steering::skipped(order, &view.health, &config.regions, family, choice).collect();
+    let in_transition = |id: &RegionId| view.health.get(*id).is_some_and(|h| h.transition);
+    report.route = match choice.route {
+        Route::First => "first",
+        Route::Next => "next",
+        Route::AllDown => "all-down",
+    };
+    report.region = Some(name(choice.region));
+    report.all_down = choice.all_down().then(|| service.all_down.name());
+    report.transition = std::iter::once(&choice.region)
+        .chain(&skipped)
+        .filter(|id| in_transition(id))
+        .map(|id| name(*id))
+        .collect();
+    report.skipped = skipped.into_iter().map(name).collect();
+    report
+}
+
+fn code_name(code: ResponseCode) -> &'static str {
+    match code {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::Refused => "REFUSED",
+        _ => "other",
+    }
 }
 
 fn with_owner(record: &Record, owner: &Name) -> String {
@@ -266,26 +382,26 @@ impl fmt::Display for Report {
                 .distance_km
                 .map_or("-".to_string(), |km| format!("{km:.0} km"));
             let state = if candidate.up { "up" } else { "DOWN" };
+            let notes = [
+                (candidate.transition, ", in transition"),
+                (!candidate.serves_family, ", no addresses of this family"),
+            ]
+            .iter()
+            .filter(|(applies, _)| *applies)
+            .map(|(_, note)| *note)
+            .collect::<String>();
             writeln!(
                 w,
-                "  {}. {:<14} {:>9}  {state} ({})",
+                "  {}. {:<14} {:>9}  {state} ({}){notes}",
                 rank + 1,
                 candidate.region,
                 distance,
                 candidate.reason
             )?;
         }
-        match (&self.chosen, self.steered) {
-            (Some(region), _) if self.fail_open => writeln!(
-                w,
-                "chosen     {region} (FAIL OPEN: every candidate is down)"
-            )?,
-            (Some(region), _) => writeln!(w, "chosen     {region}")?,
-            (None, true) => writeln!(
-                w,
-                "chosen     none (no region has addresses of this family)"
-            )?,
-            (None, false) => writeln!(
+        match &self.steering {
+            Some(steering) => write_route(w, steering)?,
+            None => writeln!(
                 w,
                 "chosen     - (this answer does not depend on the client's location)"
             )?,
@@ -297,6 +413,22 @@ impl fmt::Display for Report {
         }
         if let Some(ttl) = self.ttl {
             writeln!(w, "ttl        {ttl}")?;
+        }
+        if let Some(steering) = &self.steering
+            && steering.ttl < steering.usual_ttl
+        {
+            let what = if steering.answer == "nodata" {
+                "the SOA (how long the absence is cached)"
+            } else {
+                "the steered records"
+            };
+            writeln!(
+                w,
+                "transition {what}: {} s (answer.transition_ttl), not {}, because {}",
+                steering.ttl,
+                steering.usual_ttl,
+                short_ttl_reason(steering)
+            )?;
         }
         match self.ecs_scope {
             Some(scope) => writeln!(w, "ecs scope  /{scope} (sent back in the ECS option)")?,
@@ -311,5 +443,48 @@ impl fmt::Display for Report {
             self.view_generation,
             crate::config::short_hash(&self.config_hash)
         )
+    }
+}
+
+/// The `chosen` line of a steered answer: where the answer comes from, and why.
+fn write_route(w: &mut fmt::Formatter<'_>, steering: &SteeringReport) -> fmt::Result {
+    let region = steering.region.as_deref().unwrap_or("-");
+    let skipped = steering.skipped.join(", ");
+    match (steering.route, steering.all_down) {
+        ("first", _) => writeln!(w, "chosen     {region} (the first candidate, up)"),
+        ("next", _) => writeln!(
+            w,
+            "chosen     {region} (the next healthy candidate: {skipped} down)"
+        ),
+        (_, Some(policy)) => {
+            let what = match steering.answer {
+                "region" => format!("{region}, the nearest, anyway (FAIL OPEN)"),
+                "fallback" => "the service's fallback addresses".to_string(),
+                "servfail" => "SERVFAIL".to_string(),
+                _ => "no addresses (NODATA)".to_string(),
+            };
+            writeln!(
+                w,
+                "chosen     {what}: every candidate is down, all_down = \"{policy}\""
+            )
+        }
+        _ => writeln!(
+            w,
+            "chosen     none (no region has addresses of this family)"
+        ),
+    }
+}
+
+/// Why a steered answer's TTL was cut to the transition TTL.
+fn short_ttl_reason(steering: &SteeringReport) -> String {
+    if steering.all_down.is_some() {
+        "every candidate is down".to_string()
+    } else {
+        let verb = if steering.transition.len() == 1 {
+            "is"
+        } else {
+            "are"
+        };
+        format!("{} {verb} in transition", steering.transition.join(" and "))
     }
 }

@@ -1,7 +1,9 @@
-//! Pure steering policy: (place, rules, regions, health) -> region order and choice.
+//! Pure steering policy: (place, rules, regions, health) -> region order, choice and what
+//! the answer holds.
 //!
 //! No I/O, no clock, no tokio. The ECS scope rule lives here too, because what an answer
-//! depends on is decided here.
+//! depends on is decided here. `choice.rs` picks the region from health; `answer.rs` turns
+//! the choice and the service's all-down policy into the answer's shape.
 
 use std::net::IpAddr;
 
@@ -11,9 +13,11 @@ use crate::config::{CidrRule, SteeringRules};
 use crate::geo::{Place, distance_km};
 use crate::region::{Region, RegionId};
 
+mod answer;
 mod choice;
 
-pub use choice::{Choice, choose};
+pub use answer::{AnswerContext, AnswerSource, SteeredAnswer, steered_answer};
+pub use choice::{Choice, Route, choose, eligible, skipped};
 
 /// What put the first regions of an order where they are.
 #[derive(Debug, Clone, PartialEq, Eq)]

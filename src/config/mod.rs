@@ -7,6 +7,7 @@
 //! callers never see half of one.
 
 mod admin;
+mod answer;
 mod cookie_key;
 mod hash;
 mod raw;
@@ -28,6 +29,7 @@ use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
+pub use answer::{AllDown, DEFAULT_TRANSITION_TTL, FallbackAddresses};
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
 pub use secret::EnvSecrets;
 
@@ -225,12 +227,17 @@ pub struct StaticRecord {
 pub struct Service {
     pub name: Name,
     pub ttl: u32,
+    /// What the name answers when every region that could answer is down.
+    pub all_down: AllDown,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct AnswerPolicy {
     pub ttl: u32,
     pub max_addresses: usize,
+    /// The most a steered answer's TTL may be while a region it uses or skips is in
+    /// transition, and while every region is down: clients come back soon for a better one.
+    pub transition_ttl: u32,
 }
 
 #[derive(Debug, Clone)]

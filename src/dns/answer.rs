@@ -143,11 +143,15 @@ fn resolve(
             let decision = decision::decide(view, client, family);
             let shape = decision.steered_answer(view, family, service);
             reply.dependence = Dependence::Steered { service, shape };
-            reply.answers.extend(shape.records(view, &owner));
-            if shape.count == 0 {
-                // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
-                reply.authorities.push(zone.negative_soa.clone());
+            let steered = decision::render(&shape, view, &owner);
+            reply.metadata.response_code = steered.response_code;
+            if !steered.authoritative {
+                reply.metadata.authoritative = false;
+                reply.answers.clear();
             }
+            reply.answers.extend(steered.answers);
+            // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
+            reply.authorities.extend(steered.authority);
             return decision.steered_scope();
         }
         End::Records(records) => {

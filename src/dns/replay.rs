@@ -2,9 +2,9 @@
 //! replayed for later queries that differ only in what can be patched in.
 //!
 //! Without its OPT record, a reply depends on the view, the question (letter case aside),
-//! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the records
-//! are rendered from (region, family, TTL, count: the whole shape, so no answer rule can
-//! make the cache replay stale bytes). The rest is patched per
+//! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the reply is
+//! rendered from (source: region, fallback addresses, NODATA or SERVFAIL; family, TTL,
+//! count: the whole shape, so no answer rule can make the cache replay stale bytes). The rest is patched per
 //! query: the ID, the RD and CD bits, the question's letter case (owners point at the
 //! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
 //! Truncated replies are never kept, and a kept reply is replayed only when it fits the

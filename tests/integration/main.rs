@@ -4,6 +4,7 @@
 // Tests may panic on anything: a panic is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod all_down;
 mod answers;
 mod explain;
 mod geo_edges;

@@ -18,7 +18,7 @@ use rustc_hash::FxHashMap;
 use crate::config::AllDown;
 use crate::geo::{ClientAddress, ClientSource, Place};
 use crate::region::Family;
-use crate::steering::{self, AnswerContext, AnswerSource, Choice, RegionOrder};
+use crate::steering::{self, AnswerContext, AnswerSource, Choice, ClientNet, RegionOrder, Route};
 use crate::view::View;
 
 pub use crate::steering::SteeredAnswer;
@@ -38,7 +38,8 @@ pub struct Decision {
     pub network: Option<(IpAddr, u8)>,
     pub placement: Arc<Placement>,
     pub choice: Option<Choice>,
-    /// ECS scope prefix, in the client address's family.
+    /// ECS scope prefix, in the client address's family: the database network's and the
+    /// CIDR rules', and for a spread answer at least the block the client was hashed on.
     pub scope_prefix: u8,
 }
 
@@ -187,7 +188,17 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
             placement
         }
     };
-    let choice = steering::choose(&placement.order, &view.health, &view.config.regions, family);
+    let choice = steering::choose(
+        &placement.order,
+        &view.health,
+        &view.config.regions,
+        family,
+        view.config.answer.spill,
+        ClientNet {
+            addr: client.addr,
+            prefix: client.prefix,
+        },
+    );
     let scope_prefix = steering::scope_prefix(
         client.addr,
         client.prefix,
@@ -197,6 +208,13 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
         &rules.cidr,
         cidr,
     );
+    // A spread answer also depends on the block the client was hashed on.
+    let scope_prefix = match choice.map(|choice| choice.route) {
+        Some(Route::Spread(spread)) => {
+            steering::spilled_scope(scope_prefix, &spread, client.prefix)
+        }
+        _ => scope_prefix,
+    };
     Decision {
         client,
         network: lookup.network,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::decision::{self, Decision};
 use crate::geo::{ClientAddress, ClientSource};
 use crate::region::{Family, RegionId};
-use crate::steering::{self, AnswerSource, Choice, Route, SteeredAnswer};
+use crate::steering::{self, AnswerSource, Choice, Route, Spread, SteeredAnswer};
 use crate::view::View;
 use crate::zone::End;
 
@@ -87,12 +87,40 @@ pub struct SteeringReport {
     pub answer: &'static str,
     /// The regions in transition the answer depends on (chosen or skipped).
     pub transition: Vec<String>,
+    /// How the client was spread over the regions after its first, when it was.
+    pub spread: Option<SpreadReport>,
     /// The TTL of the steered records (of the SOA for NODATA; 0 for SERVFAIL), and what it
     /// is when no region is in transition and some are up: the service's TTL (the SOA's
     /// negative TTL for NODATA). Lower means the transition TTL cut it.
     pub ttl: u32,
     pub usual_ttl: u32,
     pub transition_ttl: u32,
+}
+
+/// How a client whose first region is down was spread over the next healthy ones
+/// (`spill = "capacity"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadReport {
+    /// The regions spread over, nearest first, each with its share of `[0, total)`.
+    pub regions: Vec<SpreadShare>,
+    /// The block the client address was masked to before hashing (`81.2.69.0/24`): every
+    /// address in it goes to the same region, and the ECS scope is at least its prefix.
+    pub subnet: String,
+    pub prefix: u8,
+    /// The subnet's hash, and where it fell in `[0, total)`, `total` being the capacities of
+    /// the regions added up.
+    pub hash: u64,
+    pub point: u64,
+    pub total: u64,
+}
+
+/// One region's part of a spread: its capacity, as the range `[start, end)` of hash points.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadShare {
+    pub region: String,
+    pub capacity: u32,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// The whole story of one answer.
@@ -277,6 +305,7 @@ fn steering_report(
             AnswerSource::ServFail => "servfail",
         },
         transition: Vec::new(),
+        spread: None,
         ttl: answer.ttl,
         usual_ttl: match answer.source {
             AnswerSource::NoData => view.zone.negative_soa.ttl,
@@ -295,8 +324,12 @@ fn steering_report(
     report.route = match choice.route {
         Route::First => "first",
         Route::Next => "next",
+        Route::Spread(_) => "spread",
         Route::AllDown => "all-down",
     };
+    if let Route::Spread(spread) = choice.route {
+        report.spread = Some(spread_report(view, decision, family, &spread));
+    }
     report.region = Some(name(choice.region));
     report.all_down = choice.all_down().then(|| service.all_down.name());
     report.transition = std::iter::once(&choice.region)
@@ -306,6 +339,48 @@ fn steering_report(
         .collect();
     report.skipped = skipped.into_iter().map(name).collect();
     report
+}
+
+/// The regions a spread answer was spread over, their ranges, and where the client fell.
+fn spread_report(
+    view: &View,
+    decision: &Decision,
+    family: Family,
+    spread: &Spread,
+) -> SpreadReport {
+    let config = &view.config;
+    let pool = steering::spill_candidates(
+        &decision.placement.order,
+        &view.health,
+        &config.regions,
+        family,
+    )
+    .take(usize::from(spread.regions));
+    let mut start = 0;
+    let regions = pool
+        .map(|id| {
+            let region = config.region(id);
+            let share = SpreadShare {
+                region: region.name.clone(),
+                capacity: region.capacity,
+                start,
+                end: start + u64::from(region.capacity),
+            };
+            start = share.end;
+            share
+        })
+        .collect();
+    let addr = decision.client.addr;
+    let subnet =
+        IpNet::new(addr, spread.prefix).map_or(addr.to_string(), |net| net.trunc().to_string());
+    SpreadReport {
+        regions,
+        subnet,
+        prefix: spread.prefix,
+        hash: steering::subnet_hash(addr, spread.prefix),
+        point: spread.point,
+        total: spread.total,
+    }
 }
 
 fn code_name(code: ResponseCode) -> &'static str {

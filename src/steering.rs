@@ -2,8 +2,9 @@
 //! the answer holds.
 //!
 //! No I/O, no clock, no tokio. The ECS scope rule lives here too, because what an answer
-//! depends on is decided here. `choice.rs` picks the region from health; `answer.rs` turns
-//! the choice and the service's all-down policy into the answer's shape.
+//! depends on is decided here. `choice.rs` picks the region from health, `spread.rs` spreads
+//! the clients of a region that is down by capacity, `answer.rs` turns the choice and the
+//! service's all-down policy into the answer's shape.
 
 use std::net::IpAddr;
 
@@ -15,9 +16,14 @@ use crate::region::{Region, RegionId};
 
 mod answer;
 mod choice;
+mod spread;
 
 pub use answer::{AnswerContext, AnswerSource, SteeredAnswer, steered_answer};
-pub use choice::{Choice, Route, choose, eligible, skipped};
+pub use choice::{Choice, Route, choose, eligible, skipped, spill_candidates};
+pub use spread::{
+    ClientNet, SPREAD_PREFIX_V4, SPREAD_PREFIX_V6, Spread, spilled_scope, spread_prefix,
+    subnet_hash,
+};
 
 /// What put the first regions of an order where they are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The typed values of `[answer]` and `[[service]]` that say what an answer does while
-//! regions are down: the transition TTL and the all-down policy.
+//! regions are down: the transition TTL, where a client spills, and the all-down policy.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -7,6 +7,24 @@ use crate::region::Family;
 
 /// `[answer] transition_ttl` when the key is absent, in seconds.
 pub const DEFAULT_TRANSITION_TTL: u32 = 5;
+
+/// `[answer] spill_regions` when the key is absent.
+pub const DEFAULT_SPILL_REGIONS: u8 = 2;
+
+/// The most regions one client's spill is spread over: past a handful, the regions at the end
+/// are too far away to be worth sending anyone to.
+pub const MAX_SPILL_REGIONS: u8 = 16;
+
+/// `[answer] spill`: where the clients of a region that is down go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spill {
+    /// All of them to the next healthy region of their order.
+    Nearest,
+    /// Spread over the next `regions` healthy regions of their order by capacity, each client
+    /// subnet always to the same one, so that one region's clients do not all land on its
+    /// nearest neighbour.
+    Capacity { regions: u8 },
+}
 
 /// `[[service]] all_down`: what a steered name answers when every region that has addresses
 /// of the family asked for is down.

@@ -29,7 +29,10 @@ use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
-pub use answer::{AllDown, DEFAULT_TRANSITION_TTL, FallbackAddresses};
+pub use answer::{
+    AllDown, DEFAULT_SPILL_REGIONS, DEFAULT_TRANSITION_TTL, FallbackAddresses, MAX_SPILL_REGIONS,
+    Spill,
+};
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
 pub use secret::EnvSecrets;
 
@@ -238,6 +241,8 @@ pub struct AnswerPolicy {
     /// The most a steered answer's TTL may be while a region it uses or skips is in
     /// transition, and while every region is down: clients come back soon for a better one.
     pub transition_ttl: u32,
+    /// Where the clients of a region that is down go.
+    pub spill: Spill,
 }
 
 #[derive(Debug, Clone)]

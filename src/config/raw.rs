@@ -115,6 +115,11 @@ pub(super) struct RawAnswer {
     /// TTL ceiling while a region an answer depends on is in transition, and while every
     /// region is down (default `DEFAULT_TRANSITION_TTL`).
     pub(super) transition_ttl: Option<u32>,
+    /// `capacity` (the default) or `nearest`.
+    pub(super) spill: Option<String>,
+    /// How many healthy regions a `capacity` spill spreads over (default
+    /// `DEFAULT_SPILL_REGIONS`); refused with `nearest`.
+    pub(super) spill_regions: Option<u32>,
 }
 
 impl Default for RawAnswer {
@@ -123,6 +128,8 @@ impl Default for RawAnswer {
             ttl: default_answer_ttl(),
             max_addresses: default_max_addresses(),
             transition_ttl: None,
+            spill: None,
+            spill_regions: None,
         }
     }
 }

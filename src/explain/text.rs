@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Report, SteeringReport};
+use super::{Report, SpreadReport, SteeringReport};
 
 impl fmt::Display for Report {
     fn fmt(&self, w: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -79,7 +79,14 @@ impl fmt::Display for Report {
             )?;
         }
         match self.ecs_scope {
-            Some(scope) => writeln!(w, "ecs scope  /{scope} (sent back in the ECS option)")?,
+            Some(scope) => match self.steering.as_ref().and_then(|s| s.spread.as_ref()) {
+                Some(spread) => writeln!(
+                    w,
+                    "ecs scope  /{scope} (sent back in the ECS option; at least the /{} the spread hashed on, at most the source prefix)",
+                    spread.prefix
+                )?,
+                None => writeln!(w, "ecs scope  /{scope} (sent back in the ECS option)")?,
+            },
             None => writeln!(
                 w,
                 "ecs scope  - (the query carries no ECS; pass --client as a subnet to see it)"
@@ -104,6 +111,16 @@ fn write_route(w: &mut fmt::Formatter<'_>, steering: &SteeringReport) -> fmt::Re
             w,
             "chosen     {region} (the next healthy candidate: {skipped} down)"
         ),
+        ("spread", _) => {
+            writeln!(
+                w,
+                "chosen     {region} (spread by capacity over the next healthy candidates: {skipped} down)"
+            )?;
+            match &steering.spread {
+                Some(spread) => write_spread(w, spread),
+                None => Ok(()),
+            }
+        }
         (_, Some(policy)) => {
             let what = match steering.answer {
                 "region" => format!("{region}, the nearest, anyway (FAIL OPEN)"),
@@ -121,6 +138,28 @@ fn write_route(w: &mut fmt::Formatter<'_>, steering: &SteeringReport) -> fmt::Re
             "chosen     none (no region has addresses of this family)"
         ),
     }
+}
+
+/// The `spread` line: the subnet hashed, where it fell, and every region's range.
+fn write_spread(w: &mut fmt::Formatter<'_>, spread: &SpreadReport) -> fmt::Result {
+    let ranges: Vec<String> = spread
+        .regions
+        .iter()
+        .map(|share| {
+            format!(
+                "{} {}..{} (capacity {})",
+                share.region, share.start, share.end, share.capacity
+            )
+        })
+        .collect();
+    writeln!(
+        w,
+        "spread     {} hashes to {} of 0..{}: {}",
+        spread.subnet,
+        spread.point,
+        spread.total,
+        ranges.join(", ")
+    )
 }
 
 /// Why a steered answer's TTL was cut to the transition TTL.

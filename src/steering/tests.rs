@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::config::CidrRule;
+use crate::config::{CidrRule, Spill};
 use crate::geo::{Place, PlaceLocation, Precision};
 use crate::health::{HealthTable, RegionHealth};
 use crate::region::{Family, Location, Region, RegionId};
 
 mod all_down;
+mod spill;
 mod transition;
 
 /// A region with two addresses of each family: 10.0.<id>.1-2 and 2001:db8:<id>::1-2.
@@ -176,6 +177,22 @@ fn health(up: [bool; 3]) -> HealthTable {
     )
 }
 
+/// A client for choices that do not depend on who asks.
+const CLIENT: ClientNet = ClientNet {
+    addr: IpAddr::V4(Ipv4Addr::new(81, 2, 69, 142)),
+    prefix: 32,
+};
+
+/// [`choose`] with `spill = "nearest"`: the next healthy candidate, whoever asks.
+fn choose_nearest(
+    order: &RegionOrder,
+    health: &HealthTable,
+    regions: &[Region],
+    family: Family,
+) -> Option<Choice> {
+    choose(order, health, regions, family, Spill::Nearest, CLIENT)
+}
+
 fn london() -> RegionOrder {
     order_regions(&place_at(51.51, -0.09), None, &rules(), &regions())
 }
@@ -190,7 +207,7 @@ fn choose_skips_down_regions_and_reports_all_down() {
     for family in FAMILIES {
         for mask in 0..8u8 {
             let up = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
-            let choice = choose(&order, &health(up), &regions(), family)
+            let choice = choose_nearest(&order, &health(up), &regions(), family)
                 .unwrap_or_else(|| panic!("no choice"));
             let healthy = [EU, US, AP].into_iter().position(|id| up[id.index()]);
             let (region, route) = match healthy {
@@ -212,12 +229,12 @@ fn choose_skips_down_regions_and_reports_all_down() {
         candidates: Vec::new(),
     };
     assert_eq!(
-        choose(&empty, &health([true; 3]), &regions(), Family::V4),
+        choose_nearest(&empty, &health([true; 3]), &regions(), Family::V4),
         None
     );
     // A snapshot that does not know a region treats it as down.
     let short = HealthTable::from_regions(Vec::new());
-    assert!(choose(&order, &short, &regions(), Family::V4).is_some_and(|c| c.all_down()));
+    assert!(choose_nearest(&order, &short, &regions(), Family::V4).is_some_and(|c| c.all_down()));
 }
 
 #[test]
@@ -226,7 +243,7 @@ fn choose_only_regions_that_can_answer() {
     // eu-west has no IPv6 addresses: AAAA goes to the next region, A does not.
     let mut regions = regions();
     regions[EU.index()].ipv6.clear();
-    let choose_v6 = |up| choose(&order, &health(up), &regions, Family::V6);
+    let choose_v6 = |up| choose_nearest(&order, &health(up), &regions, Family::V6);
     let choice = |region, route| {
         Some(Choice {
             region,
@@ -236,7 +253,7 @@ fn choose_only_regions_that_can_answer() {
     };
     assert_eq!(choose_v6([true; 3]), choice(US, Route::First));
     assert_eq!(
-        choose(&order, &health([true; 3]), &regions, Family::V4),
+        choose_nearest(&order, &health([true; 3]), &regions, Family::V4),
         choice(EU, Route::First)
     );
     // All down stays among regions that can answer: the nearest of them.
@@ -247,7 +264,7 @@ fn choose_only_regions_that_can_answer() {
         region.ipv6.clear();
     }
     assert_eq!(
-        choose(&order, &health([true; 3]), &regions, Family::V6),
+        choose_nearest(&order, &health([true; 3]), &regions, Family::V6),
         None
     );
 }
@@ -257,8 +274,8 @@ fn skipped_regions_are_the_down_ones_ranked_before_the_choice() {
     let order = london();
     let skipped_for = |up| {
         let health = health(up);
-        let choice =
-            choose(&order, &health, &regions(), Family::V4).unwrap_or_else(|| panic!("no choice"));
+        let choice = choose_nearest(&order, &health, &regions(), Family::V4)
+            .unwrap_or_else(|| panic!("no choice"));
         skipped(&order, &health, &regions(), Family::V4, &choice).collect::<Vec<_>>()
     };
     // Order EU, US, AP; up flags are by id (AP, EU, US).

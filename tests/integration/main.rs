@@ -14,6 +14,7 @@ mod mmdb;
 mod proxy;
 mod reload;
 mod replay;
+mod spill;
 mod status;
 mod support;
 mod tcp;

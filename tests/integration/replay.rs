@@ -231,7 +231,9 @@ async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
         london_answers,
         [
             ("eu-west", 30),
-            ("us-east", 30),
+            // eu-west down: London's /24 is spread over us-east and us-west (equal
+            // capacities) and its hash falls in us-west's half.
+            ("us-west", 30),
             // Every region down: fail open to the nearest, with a short TTL.
             ("eu-west", 5),
             ("eu-west", 30)

@@ -1,8 +1,9 @@
-//! `[answer] transition_ttl` and each `[[service]]`'s `all_down` and `fallback`: defaults,
-//! good values, and bad ones refused naming file, key and value.
+//! `[answer] transition_ttl`, `spill` and `spill_regions`, and each `[[service]]`'s
+//! `all_down` and `fallback`: defaults, good values, and bad ones refused naming file, key
+//! and value.
 
 use super::*;
-use crate::config::{AllDown, DEFAULT_TRANSITION_TTL, FallbackAddresses};
+use crate::config::{AllDown, DEFAULT_TRANSITION_TTL, FallbackAddresses, Spill};
 
 /// The shipped config with its `[[service]]` (www) given `lines`.
 fn with_service_lines(lines: &str) -> impl FnOnce(String) -> String {
@@ -141,5 +142,56 @@ fn bad_all_down_settings_are_refused() {
         "meridian.toml",
         with_service_lines("all_down = \"fallback\"\nfallback = [\"192.0.2.300\"]"),
         &["fallback", "192.0.2.300", "invalid IP address"],
+    );
+}
+
+#[test]
+fn spill_defaults_to_capacity_over_two_regions() {
+    let shipped = load(&repo("meridian.toml")).unwrap();
+    assert_eq!(shipped.answer.spill, Spill::Capacity { regions: 2 });
+    let config = load_edited(|t| {
+        t.replace("spill = \"capacity\"\n", "")
+            .replace("spill_regions = 2\n", "")
+    });
+    assert_eq!(config.answer.spill, Spill::Capacity { regions: 2 });
+    for (regions, expected) in [(1, 1), (3, 3), (16, 16)] {
+        let config =
+            load_edited(|t| t.replace("spill_regions = 2", &format!("spill_regions = {regions}")));
+        assert_eq!(config.answer.spill, Spill::Capacity { regions: expected });
+    }
+    let config = load_edited(|t| {
+        t.replace("spill = \"capacity\"", "spill = \"nearest\"")
+            .replace("spill_regions = 2\n", "")
+    });
+    assert_eq!(config.answer.spill, Spill::Nearest);
+}
+
+#[test]
+fn bad_spill_settings_are_refused() {
+    refused(
+        "meridian.toml",
+        |t| t.replace("spill = \"capacity\"", "spill = \"weighted\""),
+        &["answer.spill = weighted", "expected capacity", "or nearest"],
+    );
+    for bad in ["0", "17", "300", "4294967295"] {
+        refused(
+            "meridian.toml",
+            |t| t.replace("spill_regions = 2", &format!("spill_regions = {bad}")),
+            &[&format!("answer.spill_regions = {bad}"), "must be 1 to 16"],
+        );
+    }
+    refused(
+        "meridian.toml",
+        |t| t.replace("spill_regions = 2", "spill_regions = -1"),
+        &["spill_regions", "-1"],
+    );
+    // Nearest spreads over nothing: a spill_regions beside it would be silently unused.
+    refused(
+        "meridian.toml",
+        |t| t.replace("spill = \"capacity\"", "spill = \"nearest\""),
+        &[
+            "answer.spill_regions = 2",
+            "only spill = \"capacity\" spreads over several regions (spill = \"nearest\")",
+        ],
     );
 }

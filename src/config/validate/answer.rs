@@ -1,9 +1,11 @@
-//! Rules for `[answer]` and for what each `[[service]]` answers when every region is down.
+//! Rules for `[answer]` (TTLs, spill) and for what each `[[service]]` answers when every
+//! region is down.
 
 use super::{Checker, first_duplicate};
 use crate::config::raw::{RawAnswer, RawService};
 use crate::config::{
-    AllDown, AnswerPolicy, ConfigError, DEFAULT_TRANSITION_TTL, FallbackAddresses, Service,
+    AllDown, AnswerPolicy, ConfigError, DEFAULT_SPILL_REGIONS, DEFAULT_TRANSITION_TTL,
+    FallbackAddresses, MAX_SPILL_REGIONS, Service, Spill,
 };
 
 const ALL_DOWN_POLICIES: &str = "fail-open, fallback, nodata or servfail";
@@ -51,7 +53,36 @@ impl Checker<'_> {
             ttl,
             max_addresses: raw.max_addresses,
             transition_ttl,
+            spill: self.spill(raw)?,
         })
+    }
+
+    fn spill(&self, raw: &RawAnswer) -> Result<Spill, ConfigError> {
+        let spill = raw.spill.as_deref().unwrap_or("capacity");
+        match (spill, raw.spill_regions) {
+            ("nearest", None) => Ok(Spill::Nearest),
+            ("nearest", Some(regions)) => Err(self.invalid(
+                "answer.spill_regions",
+                regions,
+                "only spill = \"capacity\" spreads over several regions (spill = \"nearest\")",
+            )),
+            ("capacity", regions) => {
+                let regions = regions.unwrap_or(u32::from(DEFAULT_SPILL_REGIONS));
+                match u8::try_from(regions) {
+                    Ok(regions @ 1..=MAX_SPILL_REGIONS) => Ok(Spill::Capacity { regions }),
+                    _ => Err(self.invalid(
+                        "answer.spill_regions",
+                        regions,
+                        format!("must be 1 to {MAX_SPILL_REGIONS}: how many healthy regions the clients of a region that is down are spread over (1 is spill = \"nearest\")"),
+                    )),
+                }
+            }
+            (other, _) => Err(self.invalid(
+                "answer.spill",
+                other,
+                "expected capacity (spread by capacity over the next healthy regions) or nearest (all to the next healthy region)",
+            )),
+        }
     }
 
     /// `[[service]]` number `index`'s `all_down` and `fallback`.

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use hickory_proto::rr::Name;
 
 use super::*;
-use crate::config::{AllDown, AnswerPolicy, FallbackAddresses, Service};
+use crate::config::{AllDown, AnswerPolicy, FallbackAddresses, Service, Spill};
 
 /// The index the tests give the service in `Config::services`.
 pub(super) const SERVICE: usize = 3;
@@ -17,6 +17,7 @@ pub(super) fn policy() -> AnswerPolicy {
         ttl: 30,
         max_addresses: 4,
         transition_ttl: 5,
+        spill: Spill::Nearest,
     }
 }
 
@@ -91,7 +92,7 @@ fn every_policy_for_every_family_when_every_region_is_down() {
     for (all_down, family, source, ttl, count) in table {
         let name = all_down.name();
         let service = service(30, all_down);
-        let choice = choose(&order, &health([false; 3]), &regions(), family);
+        let choice = choose_nearest(&order, &health([false; 3]), &regions(), family);
         assert!(choice.is_some_and(|c| c.all_down()), "{name} {family:?}");
         assert_eq!(
             answer(choice.as_ref(), family, &service, &policy()),
@@ -115,7 +116,7 @@ fn the_policy_changes_nothing_while_a_region_is_up() {
         for family in FAMILIES {
             // Only ap-southeast is up: the last candidate from London.
             for (up, region) in [([true; 3], EU), ([true, false, false], AP)] {
-                let choice = choose(&order, &health(up), &regions(), family);
+                let choice = choose_nearest(&order, &health(up), &regions(), family);
                 assert_eq!(
                     answer(choice.as_ref(), family, &service, &policy()),
                     shape(AnswerSource::Region(region), family, 30, 2),
@@ -153,7 +154,7 @@ fn no_region_with_the_family_is_nodata_whatever_the_policy() {
 fn all_down_ttls_never_exceed_the_names_and_counts_respect_max_addresses() {
     let order = london();
     let down = health([false; 3]);
-    let choice = choose(&order, &down, &regions(), Family::V4);
+    let choice = choose_nearest(&order, &down, &regions(), Family::V4);
     // A name TTL below the transition TTL is kept.
     let short = service(3, AllDown::FailOpen);
     assert_eq!(

@@ -98,7 +98,7 @@ fn chosen_or_skipped_regions_in_transition_shorten_the_ttl() {
     let order = london();
     let service = service(30, AllDown::FailOpen);
     for (what, health, region, route, transition) in table {
-        let choice = choose(&order, &states(health), &regions(), Family::V4);
+        let choice = choose_nearest(&order, &states(health), &regions(), Family::V4);
         assert_eq!(
             choice,
             Some(Choice {
@@ -134,7 +134,7 @@ fn regions_that_cannot_answer_the_family_do_not_count() {
     regions[EU.index()].ipv6.clear();
     // eu-west is moving, but an AAAA answer never depended on it.
     let health = states([UP, UP_MOVING, UP]);
-    let v6 = choose(&order, &health, &regions, Family::V6);
+    let v6 = choose_nearest(&order, &health, &regions, Family::V6);
     assert_eq!(
         v6,
         Some(Choice {
@@ -143,14 +143,14 @@ fn regions_that_cannot_answer_the_family_do_not_count() {
             transition: false
         })
     );
-    let v4 = choose(&order, &health, &regions, Family::V4);
+    let v4 = choose_nearest(&order, &health, &regions, Family::V4);
     assert!(v4.is_some_and(|choice| choice.transition));
 }
 
 #[test]
 fn the_transition_ttl_never_lengthens_an_answer() {
     let order = london();
-    let choice = choose(&order, &states([UP, UP_MOVING, UP]), &regions(), Family::V4);
+    let choice = choose_nearest(&order, &states([UP, UP_MOVING, UP]), &regions(), Family::V4);
     for (name_ttl, expected) in [(30, 5), (5, 5), (3, 3), (0, 0)] {
         let service = service(name_ttl, AllDown::FailOpen);
         assert_eq!(

@@ -1,22 +1,27 @@
-//! The decision for one client: geo lookup -> steering order -> health -> region and scope.
+//! The decision for one client: geo lookup -> steering order -> health -> region and scope;
+//! and the rendering of a steered answer's shape into records.
 //!
-//! The DNS answer path and the explain report both call [`decide`] on one [`View`], so what
-//! explain prints is what the server does. Orders are cached per thread, keyed by the view
+//! The DNS answer path and the explain report both call [`decide`] and [`render`] on one
+//! [`View`], so what explain prints is what the server does. Orders are cached per thread, keyed by the view
 //! generation, the database record and the CIDR rule: most queries then cost one tree walk
 //! and no lock, and a new view invalidates the cache without one.
 
 use std::cell::RefCell;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record};
 use rustc_hash::FxHashMap;
 
+use crate::config::AllDown;
 use crate::geo::{ClientAddress, ClientSource, Place};
-use crate::region::{Family, RegionId};
-use crate::steering::{self, Choice, RegionOrder};
+use crate::region::Family;
+use crate::steering::{self, AnswerContext, AnswerSource, Choice, ClientNet, RegionOrder, Route};
 use crate::view::View;
+
+pub use crate::steering::SteeredAnswer;
 
 /// What the region order was computed from, and the order itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +38,8 @@ pub struct Decision {
     pub network: Option<(IpAddr, u8)>,
     pub placement: Arc<Placement>,
     pub choice: Option<Choice>,
-    /// ECS scope prefix, in the client address's family.
+    /// ECS scope prefix, in the client address's family: the database network's and the
+    /// CIDR rules', and for a spread answer at least the block the client was hashed on.
     pub scope_prefix: u8,
 }
 
@@ -51,73 +57,82 @@ thread_local! {
     static ORDERS: RefCell<OrderCache> = RefCell::new((0, FxHashMap::default()));
 }
 
-/// TTL of an answer given while every candidate region is down, so that clients come back
-/// for a better one as soon as a region recovers.
-pub const FAIL_OPEN_TTL: u32 = 5;
-
-/// Everything a steered answer's records are built from. The UDP reply cache keys steered
-/// replies by this whole value, so an answer rule that changes the records must change it:
-/// no rule can make the cache replay stale bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SteeredAnswer {
-    /// `None`: no region has addresses of the family (NODATA).
-    pub region: Option<RegionId>,
-    pub family: Family,
-    pub ttl: u32,
-    /// How many of the region's addresses are handed out.
-    pub count: usize,
+/// A steered answer as the reply carries it: the one rendering the DNS path and explain share.
+#[derive(Debug)]
+pub struct SteeredReply {
+    pub response_code: ResponseCode,
+    /// False for SERVFAIL: a server failure states nothing about the zone's data, so the
+    /// reply is not authoritative and carries no records, not even the CNAMEs leading here.
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    /// The SOA of a NODATA answer, with the answer's TTL.
+    pub authority: Option<Record>,
 }
 
-impl SteeredAnswer {
-    /// The answer's records, rendered from the shape and nothing else.
-    pub fn records(&self, view: &View, owner: &Name) -> Vec<Record> {
-        let Some(region) = self.region.map(|id| view.config.region(id)) else {
-            return Vec::new();
-        };
-        let record = |rdata| Record::from_rdata(owner.clone(), self.ttl, rdata);
-        match self.family {
-            Family::V4 => region
-                .ipv4
+/// Renders `answer` for the name `owner`, from the shape and nothing else (beside the view).
+pub fn render(answer: &SteeredAnswer, view: &View, owner: &Name) -> SteeredReply {
+    let record = |rdata| Record::from_rdata(owner.clone(), answer.ttl, rdata);
+    let addresses = |ipv4: &[Ipv4Addr], ipv6: &[Ipv6Addr]| -> Vec<Record> {
+        match answer.family {
+            Family::V4 => ipv4
                 .iter()
-                .take(self.count)
+                .take(answer.count)
                 .map(|addr| record(RData::A(A(*addr))))
                 .collect(),
-            Family::V6 => region
-                .ipv6
+            Family::V6 => ipv6
                 .iter()
-                .take(self.count)
+                .take(answer.count)
                 .map(|addr| record(RData::AAAA(AAAA(*addr))))
                 .collect(),
         }
+    };
+    let reply = |answers| SteeredReply {
+        response_code: ResponseCode::NoError,
+        authoritative: true,
+        answers,
+        authority: None,
+    };
+    match answer.source {
+        AnswerSource::Region(id) => {
+            let region = view.config.region(id);
+            reply(addresses(&region.ipv4, &region.ipv6))
+        }
+        AnswerSource::Fallback { service } => match &view.config.service(service).all_down {
+            AllDown::Fallback(fallback) => reply(addresses(&fallback.ipv4, &fallback.ipv6)),
+            // The shape was computed from this very config: a fallback source has a list.
+            _ => reply(Vec::new()),
+        },
+        AnswerSource::NoData => {
+            let mut soa = view.zone.negative_soa.clone();
+            soa.ttl = answer.ttl;
+            SteeredReply {
+                authority: Some(soa),
+                ..reply(Vec::new())
+            }
+        }
+        AnswerSource::ServFail => SteeredReply {
+            response_code: ResponseCode::ServFail,
+            authoritative: false,
+            answers: Vec::new(),
+            authority: None,
+        },
     }
 }
 
 impl Decision {
-    /// What a steered name's answer is, for a name whose configured TTL is `ttl`.
-    pub fn steered_answer(&self, view: &View, family: Family, ttl: u32) -> SteeredAnswer {
-        let Some(choice) = self.choice else {
-            return SteeredAnswer {
-                region: None,
-                family,
-                ttl,
-                count: 0,
-            };
-        };
-        let region = view.config.region(choice.region);
-        let available = match family {
-            Family::V4 => region.ipv4.len(),
-            Family::V6 => region.ipv6.len(),
-        };
-        SteeredAnswer {
-            region: Some(choice.region),
+    /// What the answer of the steered name `service` (an index into `Config::services`) is.
+    pub fn steered_answer(&self, view: &View, family: Family, service: usize) -> SteeredAnswer {
+        steering::steered_answer(
+            self.choice.as_ref(),
             family,
-            ttl: if choice.fail_open {
-                ttl.min(FAIL_OPEN_TTL)
-            } else {
-                ttl
+            &AnswerContext {
+                service_index: service,
+                service: view.config.service(service),
+                policy: &view.config.answer,
+                regions: &view.config.regions,
+                negative_ttl: view.zone.negative_soa.ttl,
             },
-            count: available.min(view.config.answer.max_addresses),
-        }
+        )
     }
 
     /// The ECS scope a steered answer carries. When an unusable subnet (private, say) made
@@ -173,10 +188,17 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
             placement
         }
     };
-    let regions = &view.config.regions;
-    let choice = steering::choose(&placement.order, &view.health, |id| {
-        regions[id.index()].serves(family)
-    });
+    let choice = steering::choose(
+        &placement.order,
+        &view.health,
+        &view.config.regions,
+        family,
+        view.config.answer.spill,
+        ClientNet {
+            addr: client.addr,
+            prefix: client.prefix,
+        },
+    );
     let scope_prefix = steering::scope_prefix(
         client.addr,
         client.prefix,
@@ -186,6 +208,13 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
         &rules.cidr,
         cidr,
     );
+    // A spread answer also depends on the block the client was hashed on.
+    let scope_prefix = match choice.map(|choice| choice.route) {
+        Some(Route::Spread(spread)) => {
+            steering::spilled_scope(scope_prefix, &spread, client.prefix)
+        }
+        _ => scope_prefix,
+    };
     Decision {
         client,
         network: lookup.network,

@@ -7,17 +7,21 @@
 //! ([`Decision::steered_answer`](crate::decision::Decision::steered_answer)); a test holds
 //! the report against the server's real replies.
 
-use std::fmt;
 use std::net::IpAddr;
 
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, LowerName, Name, Record, RecordType};
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::decision;
+use crate::decision::{self, Decision};
 use crate::geo::{ClientAddress, ClientSource};
+use crate::region::{Family, RegionId};
+use crate::steering::{self, AnswerSource, Choice, Route, Spread, SteeredAnswer};
 use crate::view::View;
 use crate::zone::End;
+
+mod text;
 
 /// Who asks: a client address (the packet source, no ECS) or a resolver's subnet (ECS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +59,68 @@ pub enum ExplainError {
 pub struct CandidateReport {
     pub region: String,
     pub distance_km: Option<f64>,
+    /// Whether the region has addresses of the family asked for: only those can answer.
+    pub serves_family: bool,
     pub up: bool,
     pub reason: String,
+    /// The verdict is fresh or disputed: answers that use or skip the region get the
+    /// transition TTL.
+    pub transition: bool,
+}
+
+/// How a steered answer came to be what it is.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteeringReport {
+    /// `first` (the client's first candidate is up), `next` (it is down: the next healthy
+    /// one), `all-down` (every candidate is down), or `none` (no region has addresses of
+    /// the family).
+    pub route: &'static str,
+    /// The region the choice settled on; when every candidate is down, the nearest, whose
+    /// addresses are answered only with `all_down = "fail-open"`.
+    pub region: Option<String>,
+    /// Down candidates passed over to get there.
+    pub skipped: Vec<String>,
+    /// The service's all-down policy, when it applied.
+    pub all_down: Option<&'static str>,
+    /// What the answer holds: `region` (its addresses), `fallback` (the service's fixed
+    /// addresses), `nodata` or `servfail`.
+    pub answer: &'static str,
+    /// The regions in transition the answer depends on (chosen or skipped).
+    pub transition: Vec<String>,
+    /// How the client was spread over the regions after its first, when it was.
+    pub spread: Option<SpreadReport>,
+    /// The TTL of the steered records (of the SOA for NODATA; 0 for SERVFAIL), and what it
+    /// is when no region is in transition and some are up: the service's TTL (the SOA's
+    /// negative TTL for NODATA). Lower means the transition TTL cut it.
+    pub ttl: u32,
+    pub usual_ttl: u32,
+    pub transition_ttl: u32,
+}
+
+/// How a client whose first region is down was spread over the next healthy ones
+/// (`spill = "capacity"`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadReport {
+    /// The regions spread over, nearest first, each with its share of `[0, total)`.
+    pub regions: Vec<SpreadShare>,
+    /// The block the client address was masked to before hashing (`81.2.69.0/24`): every
+    /// address in it goes to the same region, and the ECS scope is at least its prefix.
+    pub subnet: String,
+    pub prefix: u8,
+    /// The subnet's hash, and where it fell in `[0, total)`, `total` being the capacities of
+    /// the regions added up.
+    pub hash: u64,
+    pub point: u64,
+    pub total: u64,
+}
+
+/// One region's part of a spread: its capacity, as the range `[start, end)` of hash points.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpreadShare {
+    pub region: String,
+    pub capacity: u32,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// The whole story of one answer.
@@ -73,9 +137,12 @@ pub struct Report {
     pub place: String,
     pub rule: String,
     pub candidates: Vec<CandidateReport>,
-    /// The region chosen for a steered answer.
+    /// The region whose addresses a steered answer holds.
     pub chosen: Option<String>,
+    /// Every candidate is down and the nearest answers anyway (`all_down = "fail-open"`).
     pub fail_open: bool,
+    /// For a steered answer: route, skipped regions, all-down policy, transition.
+    pub steering: Option<SteeringReport>,
     /// Whether the answer depends on where the client is.
     pub steered: bool,
     pub response_code: &'static str,
@@ -141,16 +208,20 @@ pub fn explain(
             .iter()
             .map(|candidate| {
                 let health = view.health.get(candidate.region);
+                let region = config.region(candidate.region);
                 CandidateReport {
-                    region: config.region(candidate.region).name.clone(),
+                    region: region.name.clone(),
                     distance_km: candidate.distance_km,
+                    serves_family: region.serves(family),
                     up: health.is_some_and(|h| h.up),
                     reason: health.map_or("unknown".to_string(), |h| h.reason.clone()),
+                    transition: health.is_some_and(|h| h.transition),
                 }
             })
             .collect(),
         chosen: None,
         fail_open: false,
+        steering: None,
         steered: false,
         response_code: "NOERROR",
         authoritative: true,
@@ -177,19 +248,29 @@ pub fn explain(
             report.response_code = "NXDOMAIN";
             report.authority.push(negative());
         }
-        End::Steered { ttl } => {
-            let shape = decision.steered_answer(view, family, ttl);
+        End::Steered { service } => {
+            let shape = decision.steered_answer(view, family, service);
             report.steered = true;
-            report.chosen = shape.region.map(|id| config.region(id).name.clone());
-            report.fail_open = decision.choice.is_some_and(|choice| choice.fail_open);
             report.ecs_scope = ecs.map(|_| decision.steered_scope());
-            let records = shape.records(view, &owner);
+            report.chosen = match shape.source {
+                AnswerSource::Region(id) => Some(config.region(id).name.clone()),
+                _ => None,
+            };
+            let all_down = decision.choice.as_ref().is_some_and(Choice::all_down);
+            report.fail_open = all_down && report.chosen.is_some();
+            report.steering = Some(steering_report(view, &decision, family, service, &shape));
+            let steered = decision::render(&shape, view, &owner);
+            report.response_code = code_name(steered.response_code);
+            if !steered.authoritative {
+                report.authoritative = false;
+                report.answers.clear();
+            }
             report
                 .answers
-                .extend(records.iter().map(ToString::to_string));
-            if shape.count == 0 {
-                report.authority.push(negative());
-            }
+                .extend(steered.answers.iter().map(ToString::to_string));
+            report
+                .authority
+                .extend(steered.authority.iter().map(ToString::to_string));
         }
         End::Records(records) => report
             .answers
@@ -199,6 +280,117 @@ pub fn explain(
     }
     report.ttl = first_ttl(&report.answers);
     Ok(report)
+}
+
+/// Route, skipped regions, all-down policy and transition of a steered answer.
+fn steering_report(
+    view: &View,
+    decision: &Decision,
+    family: Family,
+    service: usize,
+    answer: &SteeredAnswer,
+) -> SteeringReport {
+    let config = &view.config;
+    let name = |id: RegionId| config.region(id).name.clone();
+    let service = config.service(service);
+    let mut report = SteeringReport {
+        route: "none",
+        region: None,
+        skipped: Vec::new(),
+        all_down: None,
+        answer: match answer.source {
+            AnswerSource::Region(_) => "region",
+            AnswerSource::Fallback { .. } => "fallback",
+            AnswerSource::NoData => "nodata",
+            AnswerSource::ServFail => "servfail",
+        },
+        transition: Vec::new(),
+        spread: None,
+        ttl: answer.ttl,
+        usual_ttl: match answer.source {
+            AnswerSource::NoData => view.zone.negative_soa.ttl,
+            AnswerSource::ServFail => 0,
+            AnswerSource::Region(_) | AnswerSource::Fallback { .. } => service.ttl,
+        },
+        transition_ttl: config.answer.transition_ttl,
+    };
+    let Some(choice) = &decision.choice else {
+        return report;
+    };
+    let order = &decision.placement.order;
+    let skipped: Vec<RegionId> =
+        steering::skipped(order, &view.health, &config.regions, family, choice).collect();
+    let in_transition = |id: &RegionId| view.health.get(*id).is_some_and(|h| h.transition);
+    report.route = match choice.route {
+        Route::First => "first",
+        Route::Next => "next",
+        Route::Spread(_) => "spread",
+        Route::AllDown => "all-down",
+    };
+    if let Route::Spread(spread) = choice.route {
+        report.spread = Some(spread_report(view, decision, family, &spread));
+    }
+    report.region = Some(name(choice.region));
+    report.all_down = choice.all_down().then(|| service.all_down.name());
+    report.transition = std::iter::once(&choice.region)
+        .chain(&skipped)
+        .filter(|id| in_transition(id))
+        .map(|id| name(*id))
+        .collect();
+    report.skipped = skipped.into_iter().map(name).collect();
+    report
+}
+
+/// The regions a spread answer was spread over, their ranges, and where the client fell.
+fn spread_report(
+    view: &View,
+    decision: &Decision,
+    family: Family,
+    spread: &Spread,
+) -> SpreadReport {
+    let config = &view.config;
+    let pool = steering::spill_candidates(
+        &decision.placement.order,
+        &view.health,
+        &config.regions,
+        family,
+    )
+    .take(usize::from(spread.regions));
+    let mut start = 0;
+    let regions = pool
+        .map(|id| {
+            let region = config.region(id);
+            let share = SpreadShare {
+                region: region.name.clone(),
+                capacity: region.capacity,
+                start,
+                end: start + u64::from(region.capacity),
+            };
+            start = share.end;
+            share
+        })
+        .collect();
+    let addr = decision.client.addr;
+    let subnet =
+        IpNet::new(addr, spread.prefix).map_or(addr.to_string(), |net| net.trunc().to_string());
+    SpreadReport {
+        regions,
+        subnet,
+        prefix: spread.prefix,
+        hash: steering::subnet_hash(addr, spread.prefix),
+        point: spread.point,
+        total: spread.total,
+    }
+}
+
+fn code_name(code: ResponseCode) -> &'static str {
+    match code {
+        ResponseCode::NoError => "NOERROR",
+        ResponseCode::ServFail => "SERVFAIL",
+        ResponseCode::NXDomain => "NXDOMAIN",
+        ResponseCode::Refused => "REFUSED",
+        _ => "other",
+    }
 }
 
 fn with_owner(record: &Record, owner: &Name) -> String {
@@ -237,79 +429,5 @@ fn describe_place(place: &crate::geo::Place) -> String {
         ),
         None if place.anycast => format!("{codes}; anycast network, not located"),
         None => format!("{codes}; no location"),
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, w: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(w, "query      {} {}", self.name, self.record_type)?;
-        match &self.ecs_sent {
-            Some(subnet) if self.client_source == "ecs" => {
-                writeln!(w, "client     {} (ECS subnet {subnet})", self.client)?
-            }
-            Some(subnet) => writeln!(
-                w,
-                "client     {} (ECS subnet {subnet} is not globally routable: the packet source is used)",
-                self.client
-            )?,
-            None => writeln!(w, "client     {} (packet source, no ECS)", self.client)?,
-        }
-        match &self.network {
-            Some(network) => writeln!(w, "network    {network} in {}", self.database)?,
-            None => writeln!(w, "network    none in {}", self.database)?,
-        }
-        writeln!(w, "place      {}", self.place)?;
-        writeln!(w, "rule       {}", self.rule)?;
-        writeln!(w, "candidates")?;
-        for (rank, candidate) in self.candidates.iter().enumerate() {
-            let distance = candidate
-                .distance_km
-                .map_or("-".to_string(), |km| format!("{km:.0} km"));
-            let state = if candidate.up { "up" } else { "DOWN" };
-            writeln!(
-                w,
-                "  {}. {:<14} {:>9}  {state} ({})",
-                rank + 1,
-                candidate.region,
-                distance,
-                candidate.reason
-            )?;
-        }
-        match (&self.chosen, self.steered) {
-            (Some(region), _) if self.fail_open => writeln!(
-                w,
-                "chosen     {region} (FAIL OPEN: every candidate is down)"
-            )?,
-            (Some(region), _) => writeln!(w, "chosen     {region}")?,
-            (None, true) => writeln!(
-                w,
-                "chosen     none (no region has addresses of this family)"
-            )?,
-            (None, false) => writeln!(
-                w,
-                "chosen     - (this answer does not depend on the client's location)"
-            )?,
-        }
-        let flags = if self.authoritative { " aa" } else { "" };
-        writeln!(w, "answer     {}{flags}", self.response_code)?;
-        for line in self.answers.iter().chain(&self.authority) {
-            writeln!(w, "  {line}")?;
-        }
-        if let Some(ttl) = self.ttl {
-            writeln!(w, "ttl        {ttl}")?;
-        }
-        match self.ecs_scope {
-            Some(scope) => writeln!(w, "ecs scope  /{scope} (sent back in the ECS option)")?,
-            None => writeln!(
-                w,
-                "ecs scope  - (the query carries no ECS; pass --client as a subnet to see it)"
-            )?,
-        }
-        writeln!(
-            w,
-            "view       generation {}, config {}",
-            self.view_generation,
-            crate::config::short_hash(&self.config_hash)
-        )
     }
 }

@@ -1,7 +1,10 @@
-//! Pure steering policy: (place, rules, regions, health) -> region order and choice.
+//! Pure steering policy: (place, rules, regions, health) -> region order, choice and what
+//! the answer holds.
 //!
 //! No I/O, no clock, no tokio. The ECS scope rule lives here too, because what an answer
-//! depends on is decided here.
+//! depends on is decided here. `choice.rs` picks the region from health, `spread.rs` spreads
+//! the clients of a region that is down by capacity, `answer.rs` turns the choice and the
+//! service's all-down policy into the answer's shape.
 
 use std::net::IpAddr;
 
@@ -9,8 +12,18 @@ use ipnet::IpNet;
 
 use crate::config::{CidrRule, SteeringRules};
 use crate::geo::{Place, distance_km};
-use crate::health::HealthTable;
 use crate::region::{Region, RegionId};
+
+mod answer;
+mod choice;
+mod spread;
+
+pub use answer::{AnswerContext, AnswerSource, SteeredAnswer, steered_answer};
+pub use choice::{Choice, Route, choose, eligible, skipped, spill_candidates};
+pub use spread::{
+    ClientNet, SPREAD_PREFIX_V4, SPREAD_PREFIX_V6, Spread, spilled_scope, spread_prefix,
+    subnet_hash,
+};
 
 /// What put the first regions of an order where they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +64,6 @@ pub struct Candidate {
 pub struct RegionOrder {
     pub rule: Rule,
     pub candidates: Vec<Candidate>,
-}
-
-/// The region an answer uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Choice {
-    pub region: RegionId,
-    /// Every candidate was down and the nearest was used anyway.
-    pub fail_open: bool,
 }
 
 /// The longest-prefix CIDR rule containing `addr`, by index into `rules.cidr`.
@@ -143,39 +148,6 @@ pub fn order_regions(
             })
             .collect(),
     }
-}
-
-/// The first healthy candidate that can answer (has addresses of the family asked for); when
-/// all of those are down, fail open to the first of them: answering somewhere beats answering
-/// nothing, and it is reported loudly. `None` when no region can answer at all.
-pub fn choose(
-    order: &RegionOrder,
-    health: &HealthTable,
-    can_answer: impl Fn(RegionId) -> bool,
-) -> Option<Choice> {
-    let mut eligible = order
-        .candidates
-        .iter()
-        .filter(|candidate| can_answer(candidate.region));
-    let first = eligible.next()?;
-    if health.is_up(first.region) {
-        return Some(Choice {
-            region: first.region,
-            fail_open: false,
-        });
-    }
-    Some(
-        eligible
-            .find(|candidate| health.is_up(candidate.region))
-            .map(|candidate| Choice {
-                region: candidate.region,
-                fail_open: false,
-            })
-            .unwrap_or(Choice {
-                region: first.region,
-                fail_open: true,
-            }),
-    )
 }
 
 /// The ECS scope prefix (RFC 7871 section 7.2.1): the widest prefix around the client whose

@@ -13,8 +13,9 @@ use crate::config::Config;
 pub struct Node {
     /// Static RRsets, in configuration order.
     pub rrsets: Vec<(RecordType, Vec<Record>)>,
-    /// Steered name: A and AAAA come from the chosen region with this TTL.
-    pub steered_ttl: Option<u32>,
+    /// Steered name: A and AAAA are answered for this service (an index into
+    /// `Config::services`), whose settings say how.
+    pub service: Option<usize>,
 }
 
 impl Node {
@@ -94,8 +95,8 @@ impl ZoneData {
                 record.rdata.clone(),
             ));
         }
-        for service in &config.services {
-            node(&mut nodes, &service.name).steered_ttl = Some(service.ttl);
+        for (index, service) in config.services.iter().enumerate() {
+            node(&mut nodes, &service.name).service = Some(index);
         }
         // Empty non-terminals exist (RFC 8020): `b.example` of `a.b.example` is NODATA,
         // not NXDOMAIN.
@@ -177,8 +178,10 @@ impl Resolution<'_> {
 pub enum End<'a> {
     /// No such name (RFC 6604: the code describes the last name of the chain).
     NxDomain,
-    /// A steered name asked for addresses: the chosen region's, with this TTL.
-    Steered { ttl: u32 },
+    /// A steered name asked for addresses: answered for this service (an index into
+    /// `Config::services` of the config the zone was built from), whose settings (TTL, what
+    /// to answer when every region is down) the answer needs.
+    Steered { service: usize },
     /// A static RRset.
     Records(&'a [Record]),
     /// The name exists, without data of this type.
@@ -210,13 +213,13 @@ impl ZoneData {
                     end: End::NxDomain,
                 };
             };
-            if let Some(ttl) = node.steered_ttl
+            if let Some(service) = node.service
                 && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
             {
                 return Resolution {
                     chain,
                     name: current,
-                    end: End::Steered { ttl },
+                    end: End::Steered { service },
                 };
             }
             if qtype != RecordType::CNAME

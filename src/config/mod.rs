@@ -7,6 +7,7 @@
 //! callers never see half of one.
 
 mod admin;
+mod answer;
 mod cookie_key;
 mod hash;
 mod raw;
@@ -29,6 +30,10 @@ use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
+pub use answer::{
+    AllDown, DEFAULT_SPILL_REGIONS, DEFAULT_TRANSITION_TTL, FallbackAddresses, MAX_SPILL_REGIONS,
+    Spill,
+};
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
 pub use secret::EnvSecrets;
 
@@ -174,6 +179,12 @@ impl Config {
         &self.regions[id.index()]
     }
 
+    /// The steered name at `index` of [`Config::services`] (what the zone's steered names
+    /// point at).
+    pub fn service(&self, index: usize) -> &Service {
+        &self.services[index]
+    }
+
     pub fn region_by_name(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|region| region.name == name)
     }
@@ -222,12 +233,19 @@ pub struct StaticRecord {
 pub struct Service {
     pub name: Name,
     pub ttl: u32,
+    /// What the name answers when every region that could answer is down.
+    pub all_down: AllDown,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct AnswerPolicy {
     pub ttl: u32,
     pub max_addresses: usize,
+    /// The most a steered answer's TTL may be while a region it uses or skips is in
+    /// transition, and while every region is down: clients come back soon for a better one.
+    pub transition_ttl: u32,
+    /// Where the clients of a region that is down go.
+    pub spill: Spill,
 }
 
 #[derive(Debug, Clone)]

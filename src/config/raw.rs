@@ -3,7 +3,7 @@
 //! Every table refuses unknown keys, so a typo is an error and never a silent default.
 
 use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::Deserialize;
@@ -114,6 +114,14 @@ pub(super) struct RawAnswer {
     /// At most this many addresses of the chosen region per answer.
     #[serde(default = "default_max_addresses")]
     pub(super) max_addresses: usize,
+    /// TTL ceiling while a region an answer depends on is in transition, and while every
+    /// region is down (default `DEFAULT_TRANSITION_TTL`).
+    pub(super) transition_ttl: Option<u32>,
+    /// `capacity` (the default) or `nearest`.
+    pub(super) spill: Option<String>,
+    /// How many healthy regions a `capacity` spill spreads over (default
+    /// `DEFAULT_SPILL_REGIONS`); refused with `nearest`.
+    pub(super) spill_regions: Option<u32>,
 }
 
 impl Default for RawAnswer {
@@ -121,6 +129,9 @@ impl Default for RawAnswer {
         Self {
             ttl: default_answer_ttl(),
             max_addresses: default_max_addresses(),
+            transition_ttl: None,
+            spill: None,
+            spill_regions: None,
         }
     }
 }
@@ -139,6 +150,10 @@ pub(super) struct RawService {
     pub(super) name: String,
     /// Overrides `[answer] ttl` for this name.
     pub(super) ttl: Option<u32>,
+    /// `fail-open` (the default), `fallback`, `nodata` or `servfail`.
+    pub(super) all_down: Option<String>,
+    /// The addresses of `all_down = "fallback"`; refused with the other policies.
+    pub(super) fallback: Option<Vec<IpAddr>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,8 +20,11 @@ pub(crate) enum Dependence {
     /// The same for every client.
     Fixed,
     /// Steered: the records are rendered from `shape` alone, which was computed from the
-    /// decision and the name's configured TTL.
-    Steered { name_ttl: u32, shape: SteeredAnswer },
+    /// decision and the settings of the service at this index of `Config::services`.
+    Steered {
+        service: usize,
+        shape: SteeredAnswer,
+    },
 }
 
 /// A response before encoding.
@@ -135,19 +138,20 @@ fn resolve(
             reply.metadata.response_code = ResponseCode::NXDomain;
             reply.authorities.push(zone.negative_soa.clone());
         }
-        End::Steered { ttl } => {
+        End::Steered { service } => {
             let family = view.family_for(qtype);
             let decision = decision::decide(view, client, family);
-            let shape = decision.steered_answer(view, family, ttl);
-            reply.dependence = Dependence::Steered {
-                name_ttl: ttl,
-                shape,
-            };
-            reply.answers.extend(shape.records(view, &owner));
-            if shape.count == 0 {
-                // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
-                reply.authorities.push(zone.negative_soa.clone());
+            let shape = decision.steered_answer(view, family, service);
+            reply.dependence = Dependence::Steered { service, shape };
+            let steered = decision::render(&shape, view, &owner);
+            reply.metadata.response_code = steered.response_code;
+            if !steered.authoritative {
+                reply.metadata.authoritative = false;
+                reply.answers.clear();
             }
+            reply.answers.extend(steered.answers);
+            // NODATA, possibly at the end of a CNAME chain: the SOA says for how long.
+            reply.authorities.extend(steered.authority);
             return decision.steered_scope();
         }
         End::Records(records) => {

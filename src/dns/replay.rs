@@ -2,9 +2,9 @@
 //! replayed for later queries that differ only in what can be patched in.
 //!
 //! Without its OPT record, a reply depends on the view, the question (letter case aside),
-//! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the records
-//! are rendered from (region, family, TTL, count: the whole shape, so no answer rule can
-//! make the cache replay stale bytes). The rest is patched per
+//! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the reply is
+//! rendered from (source: region, fallback addresses, NODATA or SERVFAIL; family, TTL,
+//! count: the whole shape, so no answer rule can make the cache replay stale bytes). The rest is patched per
 //! query: the ID, the RD and CD bits, the question's letter case (owners point at the
 //! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
 //! Truncated replies are never kept, and a kept reply is replayed only when it fits the
@@ -212,10 +212,10 @@ impl PlainQuery<'_> {
 #[derive(Debug)]
 enum Entry {
     Fixed(Box<[u8]>),
-    /// Keyed by the whole shape the records were rendered from; `ttl` is the steered name's
-    /// configured TTL, the input the shape is computed from.
+    /// Keyed by the whole shape the records were rendered from; `service` (an index into
+    /// `Config::services`) is the steered name whose settings the shape is computed from.
     Steered {
-        ttl: u32,
+        service: usize,
         by_shape: FxHashMap<SteeredAnswer, Box<[u8]>>,
     },
 }
@@ -244,10 +244,10 @@ pub(crate) fn replay(
         let (bytes, scope) = match entries.get(&key[..key_len]) {
             None => return false,
             Some(Entry::Fixed(bytes)) => (bytes, 0),
-            Some(Entry::Steered { ttl, by_shape }) => {
+            Some(Entry::Steered { service, by_shape }) => {
                 let family = view.family_for(query.record_type());
                 let decision = decision::decide(view, query.client(source), family);
-                let shape = decision.steered_answer(view, family, *ttl);
+                let shape = decision.steered_answer(view, family, *service);
                 match by_shape.get(&shape) {
                     Some(bytes) => (bytes, decision.steered_scope()),
                     None => return false,
@@ -337,9 +337,9 @@ pub(crate) fn remember(query: &PlainQuery<'_>, view: &View, dependence: Dependen
             Dependence::Fixed => {
                 entries.insert(key, Entry::Fixed(body.into()));
             }
-            Dependence::Steered { name_ttl, shape } => {
+            Dependence::Steered { service, shape } => {
                 let entry = entries.entry(key).or_insert_with(|| Entry::Steered {
-                    ttl: name_ttl,
+                    service,
                     by_shape: FxHashMap::default(),
                 });
                 if let Entry::Steered { by_shape, .. } = entry {

@@ -1,23 +1,36 @@
 //! Steering policy, exhaustively over small inputs: no database, no sockets.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::config::CidrRule;
+use crate::config::{CidrRule, Spill};
 use crate::geo::{Place, PlaceLocation, Precision};
 use crate::health::{HealthTable, RegionHealth};
-use crate::region::{Location, Region, RegionId};
+use crate::region::{Family, Location, Region, RegionId};
 
+mod all_down;
+mod spill;
+mod transition;
+
+/// A region with two addresses of each family: 10.0.<id>.1-2 and 2001:db8:<id>::1-2.
 fn region(id: u16, name: &str, latitude: f64, longitude: f64) -> Region {
-    Region::bare(
+    let mut region = Region::bare(
         RegionId(id),
         name,
         Location {
             latitude,
             longitude,
         },
-    )
+    );
+    let [high, low] = id.to_be_bytes();
+    region.ipv4 = (1..=2)
+        .map(|host| Ipv4Addr::new(10, high, low, host))
+        .collect();
+    region.ipv6 = (1..=2)
+        .map(|host| Ipv6Addr::new(0x2001, 0xdb8, id, 0, 0, 0, 0, host))
+        .collect();
+    region
 }
 
 /// Sorted by name, as the config loader sorts them.
@@ -164,64 +177,115 @@ fn health(up: [bool; 3]) -> HealthTable {
     )
 }
 
+/// A client for choices that do not depend on who asks.
+const CLIENT: ClientNet = ClientNet {
+    addr: IpAddr::V4(Ipv4Addr::new(81, 2, 69, 142)),
+    prefix: 32,
+};
+
+/// [`choose`] with `spill = "nearest"`: the next healthy candidate, whoever asks.
+fn choose_nearest(
+    order: &RegionOrder,
+    health: &HealthTable,
+    regions: &[Region],
+    family: Family,
+) -> Option<Choice> {
+    choose(order, health, regions, family, Spill::Nearest, CLIENT)
+}
+
+fn london() -> RegionOrder {
+    order_regions(&place_at(51.51, -0.09), None, &rules(), &regions())
+}
+
+/// Both families: every test region has addresses of both.
+const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
+
 #[test]
-fn choose_skips_down_regions_and_fails_open() {
-    let order = order_regions(&place_at(51.51, -0.09), None, &rules(), &regions());
-    // Every combination of up and down regions.
-    for mask in 0..8u8 {
-        let up = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
-        let choice = choose(&order, &health(up), |_| true).unwrap_or_else(|| panic!("no choice"));
-        let expected = [EU, US, AP].into_iter().find(|id| up[id.index()]);
-        match expected {
-            Some(region) => assert_eq!(
-                choice,
-                Choice {
-                    region,
-                    fail_open: false
-                },
-                "{up:?}"
-            ),
-            None => assert_eq!(
-                choice,
-                Choice {
-                    region: EU,
-                    fail_open: true
-                }
-            ),
+fn choose_skips_down_regions_and_reports_all_down() {
+    let order = london();
+    // Every combination of up and down regions, for both families.
+    for family in FAMILIES {
+        for mask in 0..8u8 {
+            let up = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0];
+            let choice = choose_nearest(&order, &health(up), &regions(), family)
+                .unwrap_or_else(|| panic!("no choice"));
+            let healthy = [EU, US, AP].into_iter().position(|id| up[id.index()]);
+            let (region, route) = match healthy {
+                Some(0) => (EU, Route::First),
+                Some(rank) => ([EU, US, AP][rank], Route::Next),
+                None => (EU, Route::AllDown),
+            };
+            let expected = Choice {
+                region,
+                route,
+                transition: false,
+            };
+            assert_eq!(choice, expected, "{up:?} {family:?}");
+            assert_eq!(choice.all_down(), healthy.is_none());
         }
     }
     let empty = RegionOrder {
         rule: Rule::Default,
         candidates: Vec::new(),
     };
-    assert_eq!(choose(&empty, &health([true; 3]), |_| true), None);
+    assert_eq!(
+        choose_nearest(&empty, &health([true; 3]), &regions(), Family::V4),
+        None
+    );
     // A snapshot that does not know a region treats it as down.
     let short = HealthTable::from_regions(Vec::new());
-    assert!(choose(&order, &short, |_| true).is_some_and(|c| c.fail_open));
+    assert!(choose_nearest(&order, &short, &regions(), Family::V4).is_some_and(|c| c.all_down()));
 }
 
 #[test]
 fn choose_only_regions_that_can_answer() {
-    let order = order_regions(&place_at(51.51, -0.09), None, &rules(), &regions());
-    // eu-west has no addresses of the family asked for: the next region answers.
-    let choice = choose(&order, &health([true; 3]), |id| id != EU);
-    assert_eq!(
-        choice,
+    let order = london();
+    // eu-west has no IPv6 addresses: AAAA goes to the next region, A does not.
+    let mut regions = regions();
+    regions[EU.index()].ipv6.clear();
+    let choose_v6 = |up| choose_nearest(&order, &health(up), &regions, Family::V6);
+    let choice = |region, route| {
         Some(Choice {
-            region: US,
-            fail_open: false
+            region,
+            route,
+            transition: false,
         })
-    );
-    // Fail open stays among regions that can answer.
-    let choice = choose(&order, &health([false; 3]), |id| id != EU);
+    };
+    assert_eq!(choose_v6([true; 3]), choice(US, Route::First));
     assert_eq!(
-        choice,
-        Some(Choice {
-            region: US,
-            fail_open: true
-        })
+        choose_nearest(&order, &health([true; 3]), &regions, Family::V4),
+        choice(EU, Route::First)
     );
-    assert_eq!(choose(&order, &health([true; 3]), |_| false), None);
+    // All down stays among regions that can answer: the nearest of them.
+    assert_eq!(choose_v6([false; 3]), choice(US, Route::AllDown));
+    // eu-west being up does not help an AAAA question.
+    assert_eq!(choose_v6([false, true, false]), choice(US, Route::AllDown));
+    for region in &mut regions {
+        region.ipv6.clear();
+    }
+    assert_eq!(
+        choose_nearest(&order, &health([true; 3]), &regions, Family::V6),
+        None
+    );
+}
+
+#[test]
+fn skipped_regions_are_the_down_ones_ranked_before_the_choice() {
+    let order = london();
+    let skipped_for = |up| {
+        let health = health(up);
+        let choice = choose_nearest(&order, &health, &regions(), Family::V4)
+            .unwrap_or_else(|| panic!("no choice"));
+        skipped(&order, &health, &regions(), Family::V4, &choice).collect::<Vec<_>>()
+    };
+    // Order EU, US, AP; up flags are by id (AP, EU, US).
+    assert_eq!(skipped_for([true, true, true]), []);
+    assert_eq!(skipped_for([true, false, true]), [EU]);
+    assert_eq!(skipped_for([true, false, false]), [EU, US]);
+    // AP, after the chosen US, is down but not skipped.
+    assert_eq!(skipped_for([false, false, true]), [EU]);
+    // All down: every candidate but the nearest, which the policy may still use.
+    assert_eq!(skipped_for([false, false, false]), [US, AP]);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 // Tests may panic on anything: a panic is a failed test, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod all_down;
 mod answers;
 mod explain;
 mod geo_edges;
@@ -14,6 +15,7 @@ mod mmdb;
 mod proxy;
 mod reload;
 mod replay;
+mod spill;
 mod status;
 mod support;
 mod tcp;

@@ -231,10 +231,64 @@ async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
         london_answers,
         [
             ("eu-west", 30),
-            ("us-east", 30),
+            // eu-west down: London's /24 is spread over us-east and us-west (equal
+            // capacities) and its hash falls in us-west's half.
+            ("us-west", 30),
             // Every region down: fail open to the nearest, with a short TTL.
             ("eu-west", 5),
             ("eu-west", 30)
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_all_down_policy_and_spread_is_replayed_exactly() {
+    use crate::all_down::{down, every_region, fallback, start_with_policy};
+    use meridian::config::AllDown;
+    use meridian::health::{HealthSnapshot, RegionHealth};
+
+    let source: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let moving = RegionHealth {
+        up: true,
+        reason: "test: moving".to_string(),
+        transition: true,
+    };
+    let mut compared = 0;
+    for policy in [
+        AllDown::FailOpen,
+        fallback(&["192.0.2.10", "192.0.2.11", "192.0.2.12"]),
+        fallback(&["2001:db8::10"]),
+        AllDown::NoData,
+        AllDown::ServFail,
+    ] {
+        let name = policy.name();
+        let server = start_with_policy(policy).await;
+        let handler = &server.handler;
+        let snapshots = [
+            // Spread: London's and others' first regions down, one region moving.
+            HealthSnapshot::empty()
+                .with("eu-west", down())
+                .with("ap-southeast", down())
+                .with("us-west", moving.clone()),
+            every_region(&server, &down()),
+            every_region(&server, &down()).with("us-east", moving.clone()),
+            HealthSnapshot::empty(),
+        ];
+        let (mut full, mut cached) = (Vec::new(), Vec::new());
+        for snapshot in snapshots {
+            server.publish_health(snapshot);
+            // Twice: the first pass fills the cache, the second replays from it.
+            for _ in 0..2 {
+                for query in variants() {
+                    let packet = query.to_vec().unwrap();
+                    let sent_full = handler.respond_datagram_uncached(&packet, source, &mut full);
+                    let sent_cached = handler.respond_datagram(&packet, source, &mut cached);
+                    assert_eq!(sent_full, sent_cached);
+                    same_reply(&full, &cached, &packet, &format!("{name}: {query}"));
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(compared > 5000, "{compared}");
 }

@@ -188,6 +188,40 @@ impl Server {
         reply
     }
 
+    /// Asks the same question twice from one socket (so the same server socket, and the
+    /// same reply cache, answers both), with two IDs; returns both replies.
+    pub(crate) async fn udp_twice(&self, query: &Message) -> [Message; 2] {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut replies = Vec::with_capacity(2);
+        for id in [0x5151, 0x5252] {
+            let mut query = query.clone();
+            query.metadata.id = id;
+            let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+            socket
+                .send_to(&packet, self.addr)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut buf = vec![0u8; 65535];
+            let (len, _) = tokio::time::timeout(EXCHANGE_TIMEOUT, socket.recv_from(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("no UDP reply to {query}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let reply = Message::from_vec(&buf[..len]).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(reply.metadata.id, id);
+            replies.push(reply);
+        }
+        let [first, second]: [Message; 2] =
+            replies.try_into().unwrap_or_else(|_| panic!("two replies"));
+        [first, second]
+    }
+
+    /// Publishes health verdicts into the node's view, as the health monitor does.
+    pub(crate) fn publish_health(&self, snapshot: HealthSnapshot) {
+        View::publish_health(self.reloader.view(), Arc::new(snapshot));
+    }
+
     pub(crate) async fn tcp(&self, query: &Message) -> Message {
         let exchange = async {
             let mut stream = TcpStream::connect(self.addr).await?;

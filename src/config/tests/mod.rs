@@ -1,5 +1,6 @@
 //! Config tests, one file per concern; the helpers every one of them uses.
 
+mod answer;
 mod cookie_key;
 mod health;
 mod listen;

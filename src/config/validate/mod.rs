@@ -4,6 +4,7 @@
 //! This file holds the pipeline (main file, region files) and the helpers every rule uses;
 //! the rules themselves live beside it, one concept per file.
 
+mod answer;
 mod codes;
 mod health;
 mod proxy;
@@ -23,9 +24,7 @@ use serde::de::DeserializeOwned;
 
 use super::hash::ContentHasher;
 use super::raw::{RawMain, RawRegion};
-use super::{
-    ADMIN_TOKEN_ENV, AnswerPolicy, COOKIE_KEY_ENV, Config, ConfigError, EnvSecrets, GeoSettings,
-};
+use super::{ADMIN_TOKEN_ENV, COOKIE_KEY_ENV, Config, ConfigError, EnvSecrets, GeoSettings};
 use super::{admin, cookie_key};
 use crate::region::{Region, RegionId};
 
@@ -50,13 +49,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
 
     let zone = check.zone(&raw.zone)?;
     let services = check.services(&raw, &zone)?;
-    let answer = AnswerPolicy {
-        ttl: check.ttl("answer.ttl", raw.answer.ttl)?,
-        max_addresses: match raw.answer.max_addresses {
-            0 => return Err(check.invalid("answer.max_addresses", 0, "must be at least 1")),
-            n => n,
-        },
-    };
+    let answer = check.answer(&raw.answer, &services)?;
     if raw.geo.reload_check_seconds == 0 {
         return Err(check.invalid("geo.reload_check_seconds", 0, "must be at least 1"));
     }

@@ -286,7 +286,12 @@ impl Checker<'_> {
                 &format!("service[{i}].ttl"),
                 service.ttl.unwrap_or(raw.answer.ttl),
             )?;
-            services.push(Service { name, ttl });
+            let all_down = self.all_down(i, service)?;
+            services.push(Service {
+                name,
+                ttl,
+                all_down,
+            });
         }
         Ok(services)
     }

@@ -57,8 +57,14 @@ pub(crate) struct BackendMetrics {
     pub(crate) ejections: Counter,
     /// 1 while available, 0 while ejected or down.
     pub(crate) healthy: Gauge,
-    pub(crate) connections_opened: Counter,
-    pub(crate) connections_reused: Counter,
+    pub(crate) connections: ConnectionMetrics,
+}
+
+/// Upstream connections opened and reused from the pool, for one upstream.
+#[derive(Debug)]
+pub(crate) struct ConnectionMetrics {
+    pub(crate) opened: Counter,
+    pub(crate) reused: Counter,
 }
 
 impl BackendMetrics {
@@ -83,14 +89,10 @@ impl BackendMetrics {
             failures: counter!("meridian_proxy_backend_failures_total", &labels),
             ejections: counter!("meridian_proxy_ejections_total", &labels),
             healthy: gauge!("meridian_proxy_backend_healthy", &labels),
-            connections_opened: counter!(
-                "meridian_proxy_upstream_connections_opened_total",
-                &labels
-            ),
-            connections_reused: counter!(
-                "meridian_proxy_upstream_connections_reused_total",
-                &labels
-            ),
+            connections: ConnectionMetrics {
+                opened: counter!("meridian_proxy_upstream_connections_opened_total", &labels),
+                reused: counter!("meridian_proxy_upstream_connections_reused_total", &labels),
+            },
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`run_checks`]: active health checks, ejection expiry, the region's health report.
 //! - [`Proxy`]: state kept across reloads, and the snapshot each request reads.
 //! - `balance` and `backend_health`: the pure policies (selection; one backend's health).
+//! - `upstream`: one attempt on a pooled connection, and the response relayed back.
 //! - `pool`, `body`, `headers`, `sticky`, `pages`: the parts.
 //!
 //! Settings come from the published view (`[proxy]` of the region's file), so a reload
@@ -29,6 +30,7 @@ mod retry_budget;
 mod server;
 mod state;
 mod sticky;
+mod upstream;
 
 pub use checker::run as run_checks;
 pub use server::{run_worker, serve};

@@ -1,5 +1,6 @@
 //! One proxied request: admission (rate limit, body limit), the request head as the
-//! backend sees it, the choice of backend (sticky cookie or policy), and the attempts.
+//! backend sees it, the choice of backend (sticky cookie or policy), and the attempts. A
+//! request that finds no backend to pick at the start goes to another region (`spillover`).
 //!
 //! Retries follow what happened to the failed attempt:
 //! - not sent (connect failed, or the connection closed before the request was written):
@@ -29,6 +30,7 @@ use super::body::{ClientBody, RequestBody};
 use super::headers::{self, Peer};
 use super::metrics::RetryReason;
 use super::pool::Sender;
+use super::spillover::{self, SPILLOVER};
 use super::state::{Proxy, Snapshot};
 use super::upstream::{self, Delivery, Lease};
 use super::{pages, sticky};
@@ -58,7 +60,22 @@ async fn forward(
     mut request: Request<Incoming>,
 ) -> Response<ClientBody> {
     let settings = &snapshot.settings;
-    let client = headers::client_ip(peer.ip, request.headers(), &settings.trusted_proxies);
+    // A request another region's proxy spilled here is never spilled again: two regions
+    // without backends would pass it back and forth. The header goes no further (backends
+    // never see it). A client that sends it itself only gives up spillover for its own
+    // request, which is harmless.
+    let spilled_in = request.headers_mut().remove(&SPILLOVER).is_some();
+    if spilled_in {
+        proxy.metrics.spilled_in.increment(1);
+    }
+    // The spilling proxy is this proxy's client: its forwarding chain names the real client
+    // when it comes from one of the regions' own addresses.
+    let trusted = if spilled_in {
+        &snapshot.spill_trusted
+    } else {
+        &settings.trusted_proxies
+    };
+    let client = headers::client_ip(peer.ip, request.headers(), trusted);
     if let Some(limiter) = &snapshot.limiter
         && let Err(not_until) = limiter.check_key(&client)
     {
@@ -68,7 +85,8 @@ async fn forward(
         ));
         return pages::too_many_requests(wait);
     }
-    if snapshot.backends.is_empty() {
+    let may_spill = !spilled_in && !snapshot.spill.is_empty();
+    if snapshot.backends.is_empty() && !may_spill {
         proxy.metrics.no_backend.increment(1);
         return pages::page(StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -87,7 +105,7 @@ async fn forward(
     let upgrade = wants_upgrade(&request);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut head, body) = request.into_parts();
-    prepare_head(&mut head, peer, settings, upgrade);
+    prepare_head(&mut head, peer, trusted, upgrade);
     let body = match RequestBody::read(
         body,
         settings.limits.max_body_bytes,
@@ -118,6 +136,17 @@ async fn forward(
         }
     }
     let hash = key_hash(&settings.policy, &head, client);
+    // Nothing to pick at the start: the region cannot serve the request, so it goes to the
+    // nearest healthy region if it may. Retries after a local failure stay local, and a
+    // strict session never gets here: it may not move, not even to another region.
+    let Some(index) = first.or_else(|| snapshot.pick(hash, &[])) else {
+        if may_spill {
+            return spillover::spill(proxy, snapshot, head, body, upgrade, client_upgrade).await;
+        }
+        proxy.metrics.no_backend.increment(1);
+        return pages::page(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    first = Some(index);
 
     let idempotent = is_idempotent(&head.method);
     let mut attempt = Attempts {
@@ -314,12 +343,13 @@ impl Attempts<'_> {
     }
 }
 
-/// The request head as the backend sees it: origin-form target, a `Host`, no hop-by-hop
-/// headers, forwarding headers added.
+/// The request head as the backend (or the region spilled to) sees it: origin-form target,
+/// a `Host`, no hop-by-hop headers, forwarding headers added (an incoming chain kept from
+/// `trusted` peers).
 fn prepare_head(
     head: &mut hyper::http::request::Parts,
     peer: &Peer,
-    settings: &crate::region::proxy::ProxySettings,
+    trusted: &[ipnet::IpNet],
     upgrade: bool,
 ) {
     // HTTP/2 clients name the host in the target (`:authority`); HTTP/1.1 backends want
@@ -342,7 +372,7 @@ fn prepare_head(
     // `100-continue` is answered here (hyper sends it when the body is first read); the
     // backend gets the body without being asked.
     head.headers.remove(header::EXPECT);
-    headers::add_forwarding(&mut head.headers, peer, &settings.trusted_proxies);
+    headers::add_forwarding(&mut head.headers, peer, trusted);
 }
 
 /// An HTTP/1.1 request to switch protocols (a WebSocket handshake, say).

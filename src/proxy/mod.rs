@@ -1,10 +1,13 @@
 //! The regional HTTP proxy: each region's node spreads its HTTP traffic across the region's
 //! backends, checks their health, retries what can be retried, keeps sessions on their
-//! backend, and shields the backends.
+//! backend, and shields the backends; when none can serve, it passes requests to the
+//! nearest healthy region's proxy.
 //!
 //! - [`serve`]: the listener (shared accept loop, hyper HTTP/1.1 and HTTP/2).
 //! - `forward`: one request: admission, the head the backend sees, backend choice,
 //!   attempts and retries.
+//! - `spillover`: a request with no backend to pick goes to the nearest healthy other
+//!   region's proxy, in the order the pure `spill` gives.
 //! - [`run_checks`]: active health checks, ejection expiry, the region's health report.
 //! - [`Proxy`]: state kept across reloads, and the snapshot each request reads.
 //! - `balance` and `backend_health`: the pure policies (selection; one backend's health).
@@ -28,6 +31,8 @@ mod pool;
 mod random;
 mod retry_budget;
 mod server;
+mod spill;
+mod spillover;
 mod state;
 mod sticky;
 mod upstream;

@@ -3,6 +3,7 @@
 //! the pool when its body ends (or a tunnel opened after 101).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Either;
@@ -17,6 +18,7 @@ use super::headers;
 use super::metrics::ConnectionMetrics;
 use super::pages;
 use super::pool::{self, Pool, Sender};
+use super::spillover::PeerState;
 use crate::region::proxy::Timeouts;
 
 /// Where an attempt goes: an address and its pool of idle connections.
@@ -34,6 +36,8 @@ pub(crate) struct Upstream<'a> {
 pub(crate) enum Lease {
     /// A backend's: the request counts as in flight on it until then.
     Backend(InFlight),
+    /// Another region's proxy's, for a spilled request: its pool outlives a new view.
+    Peer(Arc<PeerState>),
 }
 
 impl Lease {
@@ -41,6 +45,7 @@ impl Lease {
     pub(crate) fn pool(&self) -> &Pool {
         match self {
             Self::Backend(in_flight) => &in_flight.backend().pool,
+            Self::Peer(peer) => &peer.pool,
         }
     }
 }

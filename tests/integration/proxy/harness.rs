@@ -9,6 +9,7 @@ use meridian::config::Config;
 use meridian::geo::GeoDb;
 use meridian::health::{HealthSnapshot, LocalHealth, SharedLocalHealth};
 use meridian::proxy::{self, Proxy};
+use meridian::region::PeerAddresses;
 use meridian::region::proxy::{Backend as BackendConfig, ProxySettings};
 use meridian::view::{SharedView, View};
 use tokio::net::TcpListener;
@@ -58,14 +59,16 @@ impl Drop for Harness {
 impl Harness {
     pub(crate) async fn start(settings: ProxySettings) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_region(REGION, settings, listener)
+        Self::start_region(REGION, settings, listener, PeerAddresses::default())
     }
 
-    /// The proxy of `region` on `listener`.
+    /// The proxy of `region` on `listener`, reaching the other regions' proxies at `peers`
+    /// (the test config gives them no HTTP address).
     pub(crate) fn start_region(
         region: &str,
         settings: ProxySettings,
         listener: TcpListener,
+        peers: PeerAddresses,
     ) -> Self {
         let mut config = test_config();
         let geo = Arc::new(GeoDb::open(&config.geo.database).unwrap());
@@ -78,7 +81,7 @@ impl Harness {
         .shared();
         let local_health: SharedLocalHealth =
             Arc::new(arc_swap::ArcSwap::from_pointee(LocalHealth::unknown()));
-        let proxy = Proxy::new(region, view.clone(), local_health.clone());
+        let proxy = Proxy::new(region, view.clone(), local_health.clone(), peers);
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         tokio::spawn(proxy::serve(listener, proxy.clone(), shutdown.clone()));
@@ -110,6 +113,11 @@ impl Harness {
                 current.health_snapshot.clone(),
             )
         });
+    }
+
+    /// Publishes `health` as the regions' verdicts, as the health monitor would.
+    pub(crate) fn publish_health(&self, health: HealthSnapshot) {
+        View::publish_health(&self.view, Arc::new(health));
     }
 
     /// Begins the proxy's shutdown, as the node does on SIGTERM.

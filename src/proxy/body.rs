@@ -73,6 +73,20 @@ impl Body for ClientStream {
     }
 }
 
+/// Tells whether the client is still sending a streamed body: until it has sent all of it,
+/// a request that times out is the client's slowness, not the upstream's.
+#[derive(Debug)]
+pub(crate) struct Upload(Option<Arc<AtomicBool>>);
+
+impl Upload {
+    /// True while a streamed body has not been read to its end (never for a held one).
+    pub(crate) fn pending(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|done| !done.load(Ordering::Relaxed))
+    }
+}
+
 /// A request body as the attempts see it.
 pub(crate) enum RequestBody {
     /// Read whole (small, or empty): sent again as often as needed.
@@ -114,16 +128,16 @@ impl RequestBody {
         Self::Unsent(Box::new(request))
     }
 
-    /// For a body still streaming from the client: whether the client has sent all of it.
-    pub(crate) fn upload_done(&self) -> Option<Arc<AtomicBool>> {
-        match self {
+    /// Whether the client is still sending this body, for as long as it is sent.
+    pub(crate) fn upload(&self) -> Upload {
+        Upload(match self {
             Self::Streaming(stream) => Some(stream.done()),
             Self::Unsent(request) => match request.body() {
                 Either::Right(stream) => Some(stream.done()),
                 Either::Left(_) => None,
             },
             Self::Held(_) => None,
-        }
+        })
     }
 
     /// A copy to replay, for a body held in memory.

@@ -15,7 +15,6 @@
 //! cannot multiply load on a failing region.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use hyper::body::{Body, Incoming};
@@ -179,12 +178,7 @@ async fn forward(
         }
         let backend = &snapshot.backends[index];
         let Some(current) = body.take() else { break };
-        let upload_done = current.upload_done();
-        let upload_pending = || {
-            upload_done
-                .as_ref()
-                .is_some_and(|done| !done.load(Ordering::Relaxed))
-        };
+        let upload = current.upload();
         let outgoing = current.request(&head);
         let in_flight = InFlight::start(backend);
         let outcome =
@@ -236,7 +230,7 @@ async fn forward(
                 // The client's upload broke (or outgrew the limit): not the backend's doing.
                 return pages::page(status);
             }
-            Delivery::Timeout if upload_pending() => {
+            Delivery::Timeout if upload.pending() => {
                 // Still waiting for the client's body: the client is slow, not the backend.
                 return pages::page(StatusCode::REQUEST_TIMEOUT);
             }

@@ -13,7 +13,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use hyper::header::HeaderName;
 use hyper::{Response, StatusCode};
@@ -80,7 +79,7 @@ pub(crate) async fn spill(
             to = %peer.region,
             "no backend to pick: spilling to the nearest healthy region"
         );
-        let upload_done = body.upload_done();
+        let upload = body.upload();
         let outgoing = body.request(&head);
         let delivery = upstream::send(peer.upstream(), outgoing, timeouts, upgrade).await;
         if !matches!(delivery, Delivery::NotSent(_)) {
@@ -106,7 +105,7 @@ pub(crate) async fn spill(
             }
             Delivery::ClientBodyFailed(status) => return pages::page(status),
             // Still waiting for the client's body: the client is slow, not the peer.
-            Delivery::Timeout if upload_done.is_some_and(|done| !done.load(Ordering::Relaxed)) => {
+            Delivery::Timeout if upload.pending() => {
                 return pages::page(StatusCode::REQUEST_TIMEOUT);
             }
             Delivery::Timeout => return failed(StatusCode::GATEWAY_TIMEOUT),

@@ -8,7 +8,7 @@ use meridian::region::proxy::ProxySettings;
 use tokio::net::TcpListener;
 
 use super::backends::Backend;
-use super::harness::Harness;
+use super::harness::{Harness, settings};
 use super::regions::{Region, bind, down, served_by, start, three};
 use super::tap::Tap;
 use super::upgrade::assert_upgrade_echoes;
@@ -79,6 +79,12 @@ async fn a_spilled_request_is_never_spilled_again() {
     assert_eq!(seen.len(), 1, "us-west saw {} spilled requests", seen.len());
     assert_eq!(seen[0]["meridian-spillover"], "us-east");
     assert_eq!(trap.received(), 0, "us-west spilled a spilled request");
+    // us-west does spill a request of its own clients (to the trap, here).
+    assert_eq!(
+        west.proxy.get("/").await,
+        (200, "backend=trap\n".to_string())
+    );
+    assert_eq!(trap.received(), 1);
 }
 
 #[tokio::test]
@@ -93,7 +99,7 @@ async fn an_upgrade_spills_too() {
 async fn spillover_off_answers_503() {
     let (listeners, peers) = bind(&["us-east", "us-west"]).await;
     let [east_listener, west_listener] = <[TcpListener; 2]>::try_from(listeners).ok().unwrap();
-    let east = start("us-east", east_listener, &peers, "e", 2, |settings| {
+    let mut east = start("us-east", east_listener, &peers, "e", 2, |settings| {
         settings.spillover = false;
     })
     .await;
@@ -101,6 +107,9 @@ async fn spillover_off_answers_503() {
     east.stop_backends().await;
     assert_eq!(served_by(&east, 5).await, ["503"; 5]);
     assert_eq!(west.received(), 0);
+    // The same region with spillover on (a reload) is served by us-west.
+    east.proxy.reload(settings(&east.backends));
+    assert_eq!(served_by(&east, 1).await, ["w"]);
 }
 
 #[tokio::test]
@@ -187,6 +196,9 @@ async fn two_regions_are_the_most_one_request_tries() {
     let (east, open) = behind_closed_regions(2).await;
     assert_eq!(served_by(&east, 3).await, ["503"; 3]);
     assert_eq!(open[0].received(), 0, "ap-southeast was tried third");
+    // With us-west called down, ap-southeast is second: it serves.
+    east.proxy.publish_health(down("us-west"));
+    assert_eq!(served_by(&east, 3).await, ["a"; 3]);
 }
 
 #[tokio::test]

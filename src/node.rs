@@ -191,7 +191,12 @@ impl RegionNode {
         let local_health: SharedLocalHealth =
             Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
         if !sockets.http.is_empty() {
-            let proxy = Proxy::new(&node.region, node.view().clone(), local_health.clone());
+            let proxy = Proxy::new(
+                &node.region,
+                node.view().clone(),
+                local_health.clone(),
+                peers.clone(),
+            );
             let (checked, stop_checks) = (proxy.clone(), node.shutdown.clone());
             node.supervise("the backend health checks".to_string(), async move {
                 proxy::run_checks(checked, stop_checks).await;

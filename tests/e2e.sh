@@ -111,7 +111,8 @@ healthy_backends() { curl -s --max-time 3 "http://127.0.2.1:$STATUS_PORT/healthz
 check "every eu-west backend stopped: its /healthz says 503" within 5 503 healthz_code
 check "... and counts no healthy backend within 3 s" within 3 0 healthy_backends
 check "the unhealthy /healthz names the reason" contains '"status":"unhealthy"' 'below the 50% threshold' -- curl -s --max-time 3 "http://127.0.2.1:$STATUS_PORT/healthz"
-check "and its proxy answers a clean 503" contains "^503 Service Unavailable$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
+check "its proxy spills to the nearest region, us-east" contains "^region=us-east backend=us-east-[0-2]$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
+check "a request spilled already is not spilled again: a clean 503" contains "^503 Service Unavailable$" curl -s --max-time 3 -H "Meridian-Spillover: test" "http://127.0.2.1:$HTTP_PORT/"
 chaos 0 start >/dev/null; chaos 1 start >/dev/null; chaos 2 start >/dev/null
 check "backends restarted: /healthz back to 200" within 5 200 healthz_code
 # A reload that removes a backend: no request reaches it afterwards, none fails.

@@ -250,6 +250,9 @@ pub(super) struct RawProxy {
     /// Networks (or single addresses) whose `X-Forwarded-For` is kept.
     #[serde(default)]
     pub(super) trusted_proxies: Vec<String>,
+    /// Requests that find no backend go to the nearest healthy other region's proxy.
+    #[serde(default = "default_spillover")]
+    pub(super) spillover: bool,
     #[serde(default, rename = "backend")]
     pub(super) backends: Vec<RawBackend>,
     #[serde(default)]
@@ -273,6 +276,9 @@ fn default_policy() -> String {
 }
 fn default_healthy_share() -> f64 {
     0.5
+}
+fn default_spillover() -> bool {
+    true
 }
 
 /// `load_factor` of a `consistent-hash` policy that does not set it.

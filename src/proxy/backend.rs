@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::backend_health::{BackendHealth, Change, Observation, Outcome, Status};
 use super::metrics::BackendMetrics;
 use super::pool::Pool;
+use super::upstream::Upstream;
 use crate::health::BackendReport;
 use crate::region::proxy::{Backend, HealthCheck, Outlier};
 
@@ -51,6 +52,16 @@ impl BackendState {
 
     fn health(&self) -> MutexGuard<'_, BackendHealth> {
         self.health.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Where attempts on this backend go.
+    pub(crate) fn upstream(&self) -> Upstream<'_> {
+        Upstream {
+            address: self.address,
+            pool: &self.pool,
+            name: &self.id,
+            connections: &self.metrics.connections,
+        }
     }
 
     pub(crate) fn is_available(&self) -> bool {

@@ -1,8 +1,8 @@
 //! Active health checks: each backend is asked for the check path on a fresh connection
 //! (a pooled one could stay healthy while new ones fail), every interval with jitter, and
 //! faster while it is failing. The same loop expires ejections, prunes idle upstream
-//! connections and publishes the region's health, so `/healthz` follows a backend's state
-//! within one tick.
+//! connections (to backends and to the regions spilled to) and publishes the region's
+//! health, so `/healthz` follows a backend's state within one tick.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -58,6 +58,9 @@ pub async fn run(proxy: Arc<Proxy>, shutdown: CancellationToken) {
         }
         for backend in &snapshot.backends {
             backend.pool.prune(snapshot.settings.timeouts.upstream_idle);
+        }
+        for peer in &snapshot.spill {
+            peer.pool.prune(snapshot.settings.timeouts.upstream_idle);
         }
         proxy.publish_local_health();
         if now.duration_since(last_sweep) >= LIMITER_SWEEP {

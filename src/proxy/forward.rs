@@ -1,5 +1,6 @@
 //! One proxied request: admission (rate limit, body limit), the request head as the
-//! backend sees it, the choice of backend (sticky cookie or policy), and the attempts.
+//! backend sees it, the choice of backend (sticky cookie or policy), and the attempts. A
+//! request that finds no backend to pick at the start goes to another region (`spillover`).
 //!
 //! Retries follow what happened to the failed attempt:
 //! - not sent (connect failed, or the connection closed before the request was written):
@@ -14,30 +15,25 @@
 //! cannot multiply load on a failing region.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
-use hyper_util::rt::TokioIo;
 
 use super::backend::{BackendState, InFlight};
 use super::backend_health::{Observation, Outcome};
 use super::balance::hash_key;
-use super::body::{ClientBody, ClientStream, ProxiedBody, UpstreamBody};
+use super::body::{ClientBody, RequestBody};
 use super::headers::{self, Peer};
 use super::metrics::RetryReason;
-use super::pool::{self, Sender};
+use super::pool::Sender;
+use super::spillover::{self, SPILLOVER};
 use super::state::{Proxy, Snapshot};
+use super::upstream::{self, Delivery, Lease};
 use super::{pages, sticky};
 use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
-
-/// Bodies up to this size are held in memory, so the request can be replayed.
-const REPLAY_LIMIT: u64 = 64 * 1024;
 
 /// Serves one request; never fails (errors become pages).
 pub(crate) async fn handle(
@@ -63,7 +59,22 @@ async fn forward(
     mut request: Request<Incoming>,
 ) -> Response<ClientBody> {
     let settings = &snapshot.settings;
-    let client = headers::client_ip(peer.ip, request.headers(), &settings.trusted_proxies);
+    // A request another region's proxy spilled here is never spilled again: two regions
+    // without backends would pass it back and forth. The header goes no further (backends
+    // never see it). A client that sends it itself only gives up spillover for its own
+    // request, which is harmless.
+    let spilled_in = request.headers_mut().remove(&SPILLOVER).is_some();
+    if spilled_in {
+        proxy.metrics.spilled_in.increment(1);
+    }
+    // The spilling proxy is this proxy's client: its forwarding chain names the real client
+    // when it comes from one of the regions' own addresses.
+    let trusted = if spilled_in {
+        &snapshot.spill_trusted
+    } else {
+        &settings.trusted_proxies
+    };
+    let client = headers::client_ip(peer.ip, request.headers(), trusted);
     if let Some(limiter) = &snapshot.limiter
         && let Err(not_until) = limiter.check_key(&client)
     {
@@ -73,7 +84,8 @@ async fn forward(
         ));
         return pages::too_many_requests(wait);
     }
-    if snapshot.backends.is_empty() {
+    let may_spill = !spilled_in && !snapshot.spill.is_empty();
+    if snapshot.backends.is_empty() && !may_spill {
         proxy.metrics.no_backend.increment(1);
         return pages::page(StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -92,7 +104,7 @@ async fn forward(
     let upgrade = wants_upgrade(&request);
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (mut head, body) = request.into_parts();
-    prepare_head(&mut head, peer, settings, upgrade);
+    prepare_head(&mut head, peer, trusted, upgrade);
     let body = match RequestBody::read(
         body,
         settings.limits.max_body_bytes,
@@ -123,6 +135,17 @@ async fn forward(
         }
     }
     let hash = key_hash(&settings.policy, &head, client);
+    // Nothing to pick at the start: the region cannot serve the request, so it goes to the
+    // nearest healthy region if it may. Retries after a local failure stay local, and a
+    // strict session never gets here: it may not move, not even to another region.
+    let Some(index) = first.or_else(|| snapshot.pick(hash, &[])) else {
+        if may_spill {
+            return spillover::spill(proxy, snapshot, head, body, upgrade, client_upgrade).await;
+        }
+        proxy.metrics.no_backend.increment(1);
+        return pages::page(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    first = Some(index);
 
     let idempotent = is_idempotent(&head.method);
     let mut attempt = Attempts {
@@ -155,15 +178,11 @@ async fn forward(
         }
         let backend = &snapshot.backends[index];
         let Some(current) = body.take() else { break };
-        let upload_done = current.upload_done();
-        let upload_pending = || {
-            upload_done
-                .as_ref()
-                .is_some_and(|done| !done.load(Ordering::Relaxed))
-        };
-        let upstream = current.request(&head);
+        let upload = current.upload();
+        let outgoing = current.request(&head);
         let in_flight = InFlight::start(backend);
-        let outcome = send(backend, upstream, snapshot, upgrade).await;
+        let outcome =
+            upstream::send(backend.upstream(), outgoing, &settings.timeouts, upgrade).await;
         match outcome {
             Delivery::Response(response, sender) => {
                 let status = response.status();
@@ -211,7 +230,7 @@ async fn forward(
                 // The client's upload broke (or outgrew the limit): not the backend's doing.
                 return pages::page(status);
             }
-            Delivery::Timeout if upload_pending() => {
+            Delivery::Timeout if upload.pending() => {
                 // Still waiting for the client's body: the client is slow, not the backend.
                 return pages::page(StatusCode::REQUEST_TIMEOUT);
             }
@@ -318,88 +337,13 @@ impl Attempts<'_> {
     }
 }
 
-/// A request body as the attempts see it.
-enum RequestBody {
-    /// Read whole (small, or empty): sent again as often as needed.
-    Held(Bytes),
-    /// Still streaming from the client: sent once.
-    Streaming(ClientStream),
-    /// A request hyper gave back unsent (with its streaming body inside).
-    Unsent(Box<Request<UpstreamBody>>),
-}
-
-impl RequestBody {
-    /// Holds bodies of known length up to [`REPLAY_LIMIT`]; streams the rest. A held body
-    /// must arrive within `timeout` (408 otherwise: a client that trickles its body holds no
-    /// backend connection); a client that breaks off mid-body gets 400.
-    async fn read(body: Incoming, max: u64, timeout: Duration) -> Result<Self, StatusCode> {
-        if body.is_end_stream() {
-            return Ok(Self::Held(Bytes::new()));
-        }
-        match body.size_hint().exact() {
-            Some(length) if length <= REPLAY_LIMIT => {
-                match tokio::time::timeout(timeout, body.collect()).await {
-                    Ok(Ok(collected)) => Ok(Self::Held(collected.to_bytes())),
-                    Ok(Err(_)) => Err(StatusCode::BAD_REQUEST),
-                    Err(_) => Err(StatusCode::REQUEST_TIMEOUT),
-                }
-            }
-            _ => Ok(Self::Streaming(ClientStream::new(
-                body,
-                usize::try_from(max).unwrap_or(usize::MAX),
-            ))),
-        }
-    }
-
-    fn from_unsent(request: Request<UpstreamBody>) -> Self {
-        Self::Unsent(Box::new(request))
-    }
-
-    /// For a body still streaming from the client: whether the client has sent all of it.
-    fn upload_done(&self) -> Option<Arc<AtomicBool>> {
-        match self {
-            Self::Streaming(stream) => Some(stream.done()),
-            Self::Unsent(request) => match request.body() {
-                Either::Right(stream) => Some(stream.done()),
-                Either::Left(_) => None,
-            },
-            Self::Held(_) => None,
-        }
-    }
-
-    /// A copy to replay, for a body held in memory.
-    fn held(&self) -> Option<Bytes> {
-        match self {
-            Self::Held(bytes) => Some(bytes.clone()),
-            Self::Streaming(_) | Self::Unsent(_) => None,
-        }
-    }
-
-    /// The request for one attempt.
-    fn request(self, head: &hyper::http::request::Parts) -> Request<UpstreamBody> {
-        match self {
-            Self::Held(bytes) => build(head, Either::Left(Full::new(bytes))),
-            Self::Streaming(body) => build(head, Either::Right(body)),
-            Self::Unsent(request) => *request,
-        }
-    }
-}
-
-fn build(head: &hyper::http::request::Parts, body: UpstreamBody) -> Request<UpstreamBody> {
-    let mut request = Request::new(body);
-    *request.method_mut() = head.method.clone();
-    *request.uri_mut() = head.uri.clone();
-    *request.version_mut() = Version::HTTP_11;
-    *request.headers_mut() = head.headers.clone();
-    request
-}
-
-/// The request head as the backend sees it: origin-form target, a `Host`, no hop-by-hop
-/// headers, forwarding headers added.
+/// The request head as the backend (or the region spilled to) sees it: origin-form target,
+/// a `Host`, no hop-by-hop headers, forwarding headers added (an incoming chain kept from
+/// `trusted` peers).
 fn prepare_head(
     head: &mut hyper::http::request::Parts,
     peer: &Peer,
-    settings: &crate::region::proxy::ProxySettings,
+    trusted: &[ipnet::IpNet],
     upgrade: bool,
 ) {
     // HTTP/2 clients name the host in the target (`:authority`); HTTP/1.1 backends want
@@ -422,7 +366,7 @@ fn prepare_head(
     // `100-continue` is answered here (hyper sends it when the body is first read); the
     // backend gets the body without being asked.
     head.headers.remove(header::EXPECT);
-    headers::add_forwarding(&mut head.headers, peer, &settings.trusted_proxies);
+    headers::add_forwarding(&mut head.headers, peer, trusted);
 }
 
 /// An HTTP/1.1 request to switch protocols (a WebSocket handshake, say).
@@ -467,93 +411,8 @@ fn key_hash(
     })
 }
 
-/// What became of one attempt.
-enum Delivery {
-    /// A response head arrived; the connection goes back to the pool when its body ends
-    /// (`None`: a tunnel, never pooled).
-    Response(Response<Incoming>, Option<Sender>),
-    /// Never written to a backend: the request comes back, body and all.
-    NotSent(Request<UpstreamBody>),
-    /// Written (perhaps partly), then the connection ended without a response.
-    NoResponse,
-    /// No response head within the response timeout.
-    Timeout,
-    /// Reading the client's streamed body failed: it broke off (400) or outgrew the body
-    /// limit (413).
-    ClientBodyFailed(StatusCode),
-}
-
-/// Sends `request` to `backend` on a pooled connection, or a new one. A pooled connection
-/// found closed before the request was written is not the backend's failure: the next
-/// pooled one, or a new one, is tried.
-async fn send(
-    backend: &BackendState,
-    mut request: Request<UpstreamBody>,
-    snapshot: &Snapshot,
-    upgrade: bool,
-) -> Delivery {
-    let timeouts = &snapshot.settings.timeouts;
-    loop {
-        let pooled = if upgrade {
-            None
-        } else {
-            backend.pool.take(timeouts.upstream_idle)
-        };
-        let reused = pooled.is_some();
-        let mut sender = match pooled {
-            Some(sender) => {
-                backend.metrics.connections_reused.increment(1);
-                sender
-            }
-            None => match pool::connect(backend.address, timeouts.connect, upgrade).await {
-                Ok(sender) => {
-                    backend.metrics.connections_opened.increment(1);
-                    sender
-                }
-                Err(error) => {
-                    tracing::debug!(backend = %backend.id, %error, "connect failed");
-                    return Delivery::NotSent(request);
-                }
-            },
-        };
-        if sender.ready().await.is_err() {
-            if reused {
-                continue;
-            }
-            return Delivery::NotSent(request);
-        }
-        match tokio::time::timeout(timeouts.response_head, sender.try_send_request(request)).await {
-            Err(_) => return Delivery::Timeout,
-            Ok(Ok(response)) => return Delivery::Response(response, (!upgrade).then_some(sender)),
-            Ok(Err(mut error)) => match error.take_message() {
-                Some(unsent) if reused => request = unsent,
-                Some(unsent) => return Delivery::NotSent(unsent),
-                None if error.error().is_user() => {
-                    return Delivery::ClientBodyFailed(client_body_status(error.error()));
-                }
-                None => {
-                    tracing::debug!(backend = %backend.id, error = %error.error(), "no response");
-                    return Delivery::NoResponse;
-                }
-            },
-        }
-    }
-}
-
-/// The page for a client whose streamed body failed: 413 past the body limit, else 400.
-fn client_body_status(error: &hyper::Error) -> StatusCode {
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        if cause.is::<http_body_util::LengthLimitError>() {
-            return StatusCode::PAYLOAD_TOO_LARGE;
-        }
-        source = cause.source();
-    }
-    StatusCode::BAD_REQUEST
-}
-
-/// The backend's response as the client gets it: hop-by-hop headers stripped, the sticky
-/// cookie set when the request was not already on this backend, a tunnel opened after 101.
+/// The backend's response as the client gets it, with the sticky cookie set when the
+/// request was not already on this backend.
 fn respond(
     response: Response<Incoming>,
     sender: Option<Sender>,
@@ -562,48 +421,19 @@ fn respond(
     snapshot: &Snapshot,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Response<ClientBody> {
-    let (mut head, body) = response.into_parts();
-    let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
-    headers::strip_hop_by_hop(&mut head.headers, switching);
-    if let Some((sticky, backend)) = set_sticky
-        && let Some(cookie) = sticky::set_cookie(
+    let cookie = set_sticky.and_then(|(sticky, backend)| {
+        sticky::set_cookie(
             &sticky.cookie,
             &snapshot.cookie_key,
             &backend.id,
             sticky.lifetime,
         )
-    {
-        head.headers.append(header::SET_COOKIE, cookie);
-    }
-    if switching {
-        let mut upstream = Response::from_parts(head, body);
-        let Some(client_upgrade) = client_upgrade else {
-            // A 101 the client did not ask for cannot be honoured.
-            return pages::page(StatusCode::BAD_GATEWAY);
-        };
-        let backend_upgrade = hyper::upgrade::on(&mut upstream);
-        tokio::spawn(tunnel(client_upgrade, backend_upgrade, in_flight));
-        let (head, _) = upstream.into_parts();
-        return Response::from_parts(head, super::body::full(Bytes::new()));
-    }
-    head.version = Version::default();
-    Response::from_parts(
-        head,
-        Either::Left(ProxiedBody::new(body, sender, in_flight)),
+    });
+    upstream::relay(
+        response,
+        sender,
+        Lease::Backend(in_flight),
+        cookie,
+        client_upgrade,
     )
-}
-
-/// Copies bytes both ways between an upgraded client and backend until either closes. The
-/// request counts as in flight on its backend for as long.
-async fn tunnel(
-    client: hyper::upgrade::OnUpgrade,
-    backend: hyper::upgrade::OnUpgrade,
-    _in_flight: InFlight,
-) {
-    let (client, backend) = tokio::join!(client, backend);
-    if let (Ok(client), Ok(backend)) = (client, backend) {
-        let _ =
-            tokio::io::copy_bidirectional(&mut TokioIo::new(client), &mut TokioIo::new(backend))
-                .await;
-    }
 }

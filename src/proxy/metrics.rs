@@ -22,6 +22,8 @@ pub(crate) struct RegionMetrics {
     retries: [Counter; 5],
     pub(crate) rate_limited: Counter,
     pub(crate) no_backend: Counter,
+    /// Requests another region's proxy spilled here.
+    pub(crate) spilled_in: Counter,
 }
 
 impl RegionMetrics {
@@ -38,7 +40,8 @@ impl RegionMetrics {
                 retry("status_503"),
             ],
             rate_limited: counter!("meridian_proxy_rate_limited_total", "region" => region.clone()),
-            no_backend: counter!("meridian_proxy_no_backend_total", "region" => region),
+            no_backend: counter!("meridian_proxy_no_backend_total", "region" => region.clone()),
+            spilled_in: counter!("meridian_proxy_spilled_in_total", "region" => region),
         }
     }
 
@@ -57,8 +60,39 @@ pub(crate) struct BackendMetrics {
     pub(crate) ejections: Counter,
     /// 1 while available, 0 while ejected or down.
     pub(crate) healthy: Gauge,
-    pub(crate) connections_opened: Counter,
-    pub(crate) connections_reused: Counter,
+    pub(crate) connections: ConnectionMetrics,
+}
+
+/// Per-peer handles: what this region's proxy spilled to another region's proxy.
+#[derive(Debug)]
+pub(crate) struct PeerMetrics {
+    /// Requests sent to the peer.
+    pub(crate) spilled: Counter,
+    /// Spill attempts that got no response: not sent (connect failed), or sent and then
+    /// the connection ended or timed out.
+    pub(crate) failures: Counter,
+    pub(crate) connections: ConnectionMetrics,
+}
+
+impl PeerMetrics {
+    pub(crate) fn new(region: &str, peer: &str) -> Self {
+        let labels = [("region", region.to_string()), ("to", peer.to_string())];
+        Self {
+            spilled: counter!("meridian_proxy_spilled_total", &labels),
+            failures: counter!("meridian_proxy_spill_failures_total", &labels),
+            connections: ConnectionMetrics {
+                opened: counter!("meridian_proxy_spill_connections_opened_total", &labels),
+                reused: counter!("meridian_proxy_spill_connections_reused_total", &labels),
+            },
+        }
+    }
+}
+
+/// Upstream connections opened and reused from the pool, for one upstream.
+#[derive(Debug)]
+pub(crate) struct ConnectionMetrics {
+    pub(crate) opened: Counter,
+    pub(crate) reused: Counter,
 }
 
 impl BackendMetrics {
@@ -83,14 +117,10 @@ impl BackendMetrics {
             failures: counter!("meridian_proxy_backend_failures_total", &labels),
             ejections: counter!("meridian_proxy_ejections_total", &labels),
             healthy: gauge!("meridian_proxy_backend_healthy", &labels),
-            connections_opened: counter!(
-                "meridian_proxy_upstream_connections_opened_total",
-                &labels
-            ),
-            connections_reused: counter!(
-                "meridian_proxy_upstream_connections_reused_total",
-                &labels
-            ),
+            connections: ConnectionMetrics {
+                opened: counter!("meridian_proxy_upstream_connections_opened_total", &labels),
+                reused: counter!("meridian_proxy_upstream_connections_reused_total", &labels),
+            },
         }
     }
 

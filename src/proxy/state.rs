@@ -1,6 +1,6 @@
 //! A region's proxy state: what lives across reloads (backend states, counters, the
 //! published region health) and the snapshot requests read, rebuilt when a new view is
-//! published.
+//! published (a new health verdict too: the regions a request may spill to follow it).
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -11,12 +11,17 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use governor::{DefaultKeyedRateLimiter, Quota};
+use hyper::header::HeaderValue;
+use ipnet::IpNet;
 
 use super::backend::BackendState;
 use super::balance::{Balancer, Candidate, Pick};
 use super::metrics::RegionMetrics;
 use super::retry_budget::RetryBudget;
+use super::spill::{spill_order, spill_sources};
+use super::spillover::{self, PeerState};
 use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::region::PeerAddresses;
 use crate::region::proxy::{ProxySettings, RateLimit};
 use crate::view::SharedView;
 
@@ -44,6 +49,12 @@ pub(crate) struct Snapshot {
     pub(crate) balancer: Arc<Balancer>,
     pub(crate) limiter: Option<Arc<Limiter>>,
     pub(crate) cookie_key: Arc<[u8]>,
+    /// The other regions' proxies a request with no backend to pick goes to, nearest
+    /// first, as the view's health allows; empty when spillover is off.
+    pub(crate) spill: Vec<Arc<PeerState>>,
+    /// Whose `X-Forwarded-For` a spilled request keeps: `trusted_proxies` and the regions'
+    /// own addresses, where the spilling proxy connects from.
+    pub(crate) spill_trusted: Vec<IpNet>,
 }
 
 impl Snapshot {
@@ -95,7 +106,11 @@ impl Snapshot {
 #[derive(Debug)]
 pub struct Proxy {
     pub(crate) region: String,
+    /// The region's name as the value of the spillover hop header.
+    pub(crate) spill_header: HeaderValue,
     view: SharedView,
+    /// Where the other regions' proxies listen, when not where the config says.
+    peers: PeerAddresses,
     snapshot: ArcSwap<Snapshot>,
     rebuilding: Mutex<()>,
     /// Signs sticky cookies when the config has no key: per process, so sessions do not
@@ -107,14 +122,25 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(region: &str, view: SharedView, local_health: SharedLocalHealth) -> Arc<Self> {
+    /// The proxy of `region`, reading `view`; `peers` says where other regions' proxies
+    /// listen when not where the config says.
+    pub fn new(
+        region: &str,
+        view: SharedView,
+        local_health: SharedLocalHealth,
+        peers: PeerAddresses,
+    ) -> Arc<Self> {
         let fallback_cookie_key: Arc<[u8]> = (0..4u64)
             .flat_map(|i| RandomState::new().hash_one(i).to_le_bytes())
             .collect();
-        let snapshot = build(region, &view, None, &fallback_cookie_key);
+        let snapshot = build(region, &view, &peers, None, &fallback_cookie_key);
         let proxy = Arc::new(Self {
             region: region.to_string(),
+            // Region names are lower-case letters, digits and '-': always a header value.
+            spill_header: HeaderValue::from_str(region)
+                .unwrap_or_else(|_| HeaderValue::from_static("meridian")),
             view,
+            peers,
             snapshot: ArcSwap::from_pointee(snapshot),
             rebuilding: Mutex::new(()),
             fallback_cookie_key,
@@ -144,6 +170,7 @@ impl Proxy {
         let next = Arc::new(build(
             &self.region,
             &self.view,
+            &self.peers,
             Some(&current),
             &self.fallback_cookie_key,
         ));
@@ -176,17 +203,13 @@ impl Proxy {
 fn build(
     region: &str,
     view: &SharedView,
+    peers: &PeerAddresses,
     previous: Option<&Snapshot>,
     fallback_cookie_key: &Arc<[u8]>,
 ) -> Snapshot {
     let view = view.load_full();
-    let settings = view
-        .config
-        .regions
-        .iter()
-        .find(|r| r.name == region)
-        .map(|r| r.proxy.clone())
-        .unwrap_or_default();
+    let local = view.config.regions.iter().find(|r| r.name == region);
+    let settings = local.map(|r| r.proxy.clone()).unwrap_or_default();
     let backends: Vec<Arc<BackendState>> = settings
         .backends
         .iter()
@@ -221,10 +244,22 @@ fn build(
         // points), not per request.
         _ => Arc::new(Balancer::new(&settings.policy, &settings.backends)),
     };
+    let spill = match local {
+        Some(local) if settings.spillover => spillover::peers(
+            region,
+            &spill_order(local, &view.config.regions, &view.health, peers),
+            previous.map_or(&[], |p| p.spill.as_slice()),
+        ),
+        _ => Vec::new(),
+    };
+    let mut spill_trusted = settings.trusted_proxies.clone();
+    spill_trusted.extend(spill_sources(&view.config.regions, peers));
     Snapshot {
         generation: view.generation,
         balancer,
         backends,
+        spill,
+        spill_trusted,
         settings,
         limiter,
         cookie_key: view.config.cookie_key.as_ref().map_or_else(

@@ -160,8 +160,8 @@ pub struct RateLimit {
     pub burst: NonZeroU32,
 }
 
-/// Everything about a region's proxy. A region without `[proxy]` has no backends and its
-/// HTTP listener answers 503.
+/// Everything about a region's proxy. A region without `[proxy]` has no backends: its HTTP
+/// listener spills every request to another region, or answers 503.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProxySettings {
     /// In file order; ids unique.
@@ -179,6 +179,9 @@ pub struct ProxySettings {
     /// `/healthz` says 503 below this share of healthy capacity (weights), 0.0..=1.0
     /// (default 0.5).
     pub healthy_share: f64,
+    /// A request that finds no backend to pick goes to the nearest healthy other region's
+    /// proxy instead of a 503 (default true; a region without backends spills too).
+    pub spillover: bool,
 }
 
 /// The HMAC key that signs sticky cookies, from `MERIDIAN_COOKIE_KEY` or `[admin]
@@ -266,6 +269,7 @@ impl Default for ProxySettings {
             rate_limit: None,
             trusted_proxies: Vec::new(),
             healthy_share: 0.5,
+            spillover: true,
         }
     }
 }

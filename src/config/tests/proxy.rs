@@ -125,6 +125,10 @@ fn the_shipped_proxies_parse() {
 
 #[test]
 fn omitted_keys_take_the_documented_defaults() {
+    assert!(
+        us_east(&proxy_toml("", "")).spillover,
+        "spillover is on unless turned off"
+    );
     assert_eq!(
         us_east(&proxy_toml("", "")),
         ProxySettings {
@@ -165,7 +169,8 @@ fn every_key_is_read() {
 hash = { header = "X-User" }
 load_factor = 1.5
 healthy_share = 0.75
-trusted_proxies = ["10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.0/108"]"#,
+trusted_proxies = ["10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.0/108"]
+spillover = false"#,
         r#"[proxy.health]
 path = "/healthz?deep=1"
 interval_ms = 2000
@@ -266,6 +271,7 @@ burst = 1"#,
                 .map(|net| net.parse().unwrap())
                 .collect(),
             healthy_share: 0.75,
+            spillover: false,
         }
     );
     let cookie = us_east(&proxy_toml(

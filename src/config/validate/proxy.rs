@@ -59,6 +59,7 @@ impl Checker<'_> {
                 .transpose()?,
             trusted_proxies: self.trusted_proxies(&raw.trusted_proxies)?,
             healthy_share: self.share("proxy.healthy_share", raw.healthy_share)?,
+            spillover: raw.spillover,
         })
     }
 

@@ -24,11 +24,12 @@ async fn a_killed_region_stops_being_answered_within_fall_intervals_plus_one_and
         )
         .await;
     eprintln!("failover took {took:?}");
-    // London goes to the next nearest region, and both name servers agree.
+    // London spills to another region (by capacity, per subnet), and both name servers
+    // give the same answer.
     let a = cluster.answer("us-east", LONDON).await;
     let b = cluster.answer("ap-southeast", LONDON).await;
     assert_eq!(a, b);
-    assert_eq!(a, "us-east");
+    assert!(a == "us-east" || a == "ap-southeast", "{a}");
     let verdict = cluster
         .node("us-east")
         .monitor()

@@ -1,5 +1,6 @@
-//! A proxy for region `us-east` of the test config, in front of test backends, with its
-//! settings given in code and republished as a new view for reloads.
+//! A proxy for a region of the test config (`us-east` unless said otherwise), in front of
+//! test backends, with its settings given in code and republished as a new view for
+//! reloads.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +9,7 @@ use meridian::config::Config;
 use meridian::geo::GeoDb;
 use meridian::health::{HealthSnapshot, LocalHealth, SharedLocalHealth};
 use meridian::proxy::{self, Proxy};
+use meridian::region::PeerAddresses;
 use meridian::region::proxy::{Backend as BackendConfig, ProxySettings};
 use meridian::view::{SharedView, View};
 use tokio::net::TcpListener;
@@ -45,6 +47,7 @@ pub(crate) struct Harness {
     pub(crate) client: reqwest::Client,
     shutdown: CancellationToken,
     config: Config,
+    region: String,
 }
 
 impl Drop for Harness {
@@ -55,9 +58,21 @@ impl Drop for Harness {
 
 impl Harness {
     pub(crate) async fn start(settings: ProxySettings) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_region(REGION, settings, listener, PeerAddresses::default())
+    }
+
+    /// The proxy of `region` on `listener`, reaching the other regions' proxies at `peers`
+    /// (the test config gives them no HTTP address).
+    pub(crate) fn start_region(
+        region: &str,
+        settings: ProxySettings,
+        listener: TcpListener,
+        peers: PeerAddresses,
+    ) -> Self {
         let mut config = test_config();
         let geo = Arc::new(GeoDb::open(&config.geo.database).unwrap());
-        set_region(&mut config, settings);
+        set_region(&mut config, region, settings);
         let view = View::new(
             Arc::new(config.clone()),
             geo,
@@ -66,8 +81,7 @@ impl Harness {
         .shared();
         let local_health: SharedLocalHealth =
             Arc::new(arc_swap::ArcSwap::from_pointee(LocalHealth::unknown()));
-        let proxy = Proxy::new(REGION, view.clone(), local_health.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy = Proxy::new(region, view.clone(), local_health.clone(), peers);
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         tokio::spawn(proxy::serve(listener, proxy.clone(), shutdown.clone()));
@@ -84,12 +98,13 @@ impl Harness {
             client,
             shutdown,
             config,
+            region: region.to_string(),
         }
     }
 
     /// Publishes a view whose region has `settings`, as a reload would.
     pub(crate) fn reload(&mut self, settings: ProxySettings) {
-        set_region(&mut self.config, settings);
+        set_region(&mut self.config, &self.region, settings);
         let config = Arc::new(self.config.clone());
         self.view.rcu(|current| {
             View::new(
@@ -98,6 +113,11 @@ impl Harness {
                 current.health_snapshot.clone(),
             )
         });
+    }
+
+    /// Publishes `health` as the regions' verdicts, as the health monitor would.
+    pub(crate) fn publish_health(&self, health: HealthSnapshot) {
+        View::publish_health(&self.view, Arc::new(health));
     }
 
     /// Begins the proxy's shutdown, as the node does on SIGTERM.
@@ -130,12 +150,8 @@ impl Harness {
     }
 }
 
-fn set_region(config: &mut Config, settings: ProxySettings) {
-    let region = config
-        .regions
-        .iter_mut()
-        .find(|r| r.name == REGION)
-        .unwrap();
+fn set_region(config: &mut Config, name: &str, settings: ProxySettings) {
+    let region = config.regions.iter_mut().find(|r| r.name == name).unwrap();
     region.proxy = settings;
 }
 

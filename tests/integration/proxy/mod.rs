@@ -1,13 +1,17 @@
 //! The regional proxy, in-process on loopback: test backends that can answer, fail, hang or
-//! vanish, a proxy in front of them, and clients that count what they get.
+//! vanish, a proxy (or several regions' proxies) in front of them, and clients that count
+//! what they get.
 
 mod backends;
 mod harness;
+mod regions;
+mod tap;
 
 mod balancing;
 mod chaos;
 mod hygiene;
 mod reload;
 mod retries;
+mod spillover;
 mod sticky;
 mod upgrade;

@@ -1,5 +1,6 @@
 //! WebSocket-style upgrades pass through, after the backend's 101.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,7 +13,13 @@ use super::harness::{Harness, settings};
 async fn an_upgraded_connection_echoes_through_the_proxy() {
     let backends = vec![Backend::start("w0").await];
     let harness = Harness::start(settings(&backends)).await;
-    let mut stream = TcpStream::connect(harness.addr).await.unwrap();
+    assert_upgrade_echoes(harness.addr).await;
+}
+
+/// Asks the proxy at `proxy` to upgrade to the test backends' echo protocol, and checks
+/// that the tunnel echoes.
+pub(crate) async fn assert_upgrade_echoes(proxy: SocketAddr) {
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
     stream
         .write_all(b"GET /ws HTTP/1.1\r\nhost: a\r\nconnection: Upgrade\r\nupgrade: echo\r\n\r\n")
         .await

@@ -168,7 +168,12 @@ fn with_two_regions_nobody_is_isolated_and_a_cut_link_fails_each_over_for_the_ot
     assert!(!outcome.local_isolated);
     assert_eq!(
         outcome.verdicts.get("b"),
-        Some(&verdict(false, "1 of 1 vantage points vote down", &["a"], &[]))
+        Some(&verdict(
+            false,
+            "1 of 1 vantage points vote down",
+            &["a"],
+            &[]
+        ))
     );
 }
 

@@ -151,4 +151,8 @@ pub struct ExplainArgs {
     /// Use this MaxMind DB file instead of the one in the config.
     #[arg(long)]
     pub geo_db: Option<PathBuf>,
+    /// Explain with a running node's verdicts (its status URL, e.g. http://127.0.1.1:8053),
+    /// and show every vantage point's votes; without it every region counts as up.
+    #[arg(long)]
+    pub node: Option<String>,
 }

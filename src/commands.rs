@@ -63,10 +63,43 @@ pub fn explain(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
         config: config_path.to_path_buf(),
         geo_override: args.geo_db.clone(),
     };
-    let view = source.load_view()?;
+    let mut view = source.load_view()?;
+    let live = match &args.node {
+        Some(node) => {
+            let live = fetch_health(node)?;
+            view = view.with_health(std::sync::Arc::new(live.snapshot()));
+            Some(live)
+        }
+        None => None,
+    };
     let report = crate::explain::explain(&view, args.client, &args.name, &args.record_type)?;
-    write!(std::io::stdout().lock(), "{report}")?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{report}")?;
+    if let Some(live) = live {
+        write!(out, "{live}")?;
+    }
     Ok(())
+}
+
+/// A node's `GET /api/v1/regions`, read.
+fn fetch_health(node: &str) -> anyhow::Result<crate::explain::LiveHealth> {
+    let url = format!("{}/api/v1/regions", node.trim_end_matches('/'));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    let body = runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        let response = client.get(&url).send().await?.error_for_status()?;
+        response.bytes().await
+    });
+    let body = body.with_context(|| format!("GET {url}"))?;
+    crate::explain::LiveHealth::from_json(&body)
+        .map_err(|error| anyhow::anyhow!("GET {url}: {error}"))
 }
 
 /// `meridian reload --node URL`: asks a running node to reload, and says what it did.

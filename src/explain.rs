@@ -21,7 +21,10 @@ use crate::steering::{self, AnswerSource, Choice, Route, Spread, SteeredAnswer};
 use crate::view::View;
 use crate::zone::End;
 
+mod live;
 mod text;
+
+pub use live::LiveHealth;
 
 /// Who asks: a client address (the packet source, no ECS) or a resolver's subnet (ECS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

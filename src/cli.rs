@@ -135,6 +135,10 @@ pub struct RunArgs {
     /// Use this MaxMind DB file instead of the one in the config.
     #[arg(long)]
     pub geo_db: Option<PathBuf>,
+    /// Keep the operator state file here instead of `[health] state_dir` (a writable
+    /// folder, e.g. systemd's StateDirectory).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -114,6 +114,8 @@ pub struct NodeOptions {
     pub peers: PeerAddresses,
     /// Whether the node probes the regions and publishes verdicts.
     pub probing: Probing,
+    /// Where the operator state file goes, instead of `[health] state_dir` (`--state-dir`).
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Whether a node's health monitor probes. Always on in a real node; tests of the answer path
@@ -153,10 +155,14 @@ impl RegionNode {
             status_routes,
             peers,
             probing,
+            state_dir,
         } = options;
-        let config = reloader.view().load().config.clone();
+        let mut health = reloader.view().load().config.health.clone();
+        if let Some(dir) = state_dir {
+            health.state_dir = dir;
+        }
         let monitor = Arc::new(
-            Monitor::new(&identity.region, &config.health)
+            Monitor::new(&identity.region, &health)
                 .with_context(|| format!("region {}: cannot start", identity.region))?,
         );
         let node = Self {
@@ -473,7 +479,10 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
         reloader,
         sockets,
         CancellationToken::new(),
-        NodeOptions::default(),
+        NodeOptions {
+            state_dir: args.state_dir.clone(),
+            ..NodeOptions::default()
+        },
     )?;
     serve_until_stopped(vec![node]).await
 }

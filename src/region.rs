@@ -67,7 +67,8 @@ pub struct Region {
     pub listen: Listen,
     /// URL that peers probe for this region's health.
     pub status_url: String,
-    /// Relative capacity (weight) of the region; used by later balancing policies.
+    /// Relative capacity (weight) of the region: the clients of a region that is down spill
+    /// over the next healthy regions in proportion to it.
     pub capacity: u32,
     /// The region's HTTP proxy: backends, balancing, health checks, limits.
     pub proxy: ProxySettings,

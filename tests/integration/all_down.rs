@@ -2,8 +2,6 @@
 //! twice, the second time from the reply cache) and TCP, the other services keep theirs, and
 //! answers come back when the regions do.
 
-use std::net::SocketAddr;
-
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use meridian::config::{AllDown, FallbackAddresses};
@@ -139,24 +137,7 @@ async fn ask(server: &Server, qname: &str, qtype: RecordType, expected: &Expecte
         );
     }
     // In this thread: the first call fills the reply cache, the second replays from it.
-    let source: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-    let packet = query.to_vec().unwrap();
-    let (mut full, mut filled, mut replayed) = (Vec::new(), Vec::new(), Vec::new());
-    assert!(
-        server
-            .handler
-            .respond_datagram(&packet, source, &mut filled)
-    );
-    assert!(
-        server
-            .handler
-            .respond_datagram(&packet, source, &mut replayed)
-    );
-    assert!(
-        server
-            .handler
-            .respond_datagram_uncached(&packet, source, &mut full)
-    );
+    let [full, filled, replayed] = server.full_filled_replayed(&query);
     assert_eq!(full, filled, "{what}: the full path");
     assert_eq!(full, replayed, "{what}: replayed from the cache");
 }

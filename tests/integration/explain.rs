@@ -28,37 +28,7 @@ async fn the_report_matches_the_servers_replies() {
         ("nope.gtm.test", "A"),
         ("example.com", "A"),
     ];
-    let mut compared = 0;
-    for subnet in subnets {
-        let net: ipnet::IpNet = subnet.parse().unwrap();
-        for (name, rtype) in questions {
-            let qtype: RecordType = rtype.parse().unwrap();
-            let view = server.view();
-            let report = explain(&view, Client::Subnet(net), name, rtype).unwrap();
-            let reply = server
-                .udp(&query_ecs(
-                    name,
-                    qtype,
-                    &net.addr().to_string(),
-                    net.prefix_len(),
-                ))
-                .await;
-            let what = format!("{name} {rtype} from {subnet}");
-            let code = format!("{:?}", reply.metadata.response_code).to_ascii_uppercase();
-            assert_eq!(report.response_code, code, "{what}");
-            assert_eq!(report.authoritative, reply.metadata.authoritative, "{what}");
-            let answers: Vec<String> = reply.answers.iter().map(ToString::to_string).collect();
-            assert_eq!(report.answers, answers, "{what}");
-            let authority: Vec<String> =
-                reply.authorities.iter().map(ToString::to_string).collect();
-            assert_eq!(report.authority, authority, "{what}");
-            assert_eq!(report.ttl, reply.answers.first().map(|r| r.ttl), "{what}");
-            let scope = ecs_echo(&reply).map(|echo| echo.scope_prefix());
-            assert_eq!(report.ecs_scope, scope, "{what}");
-            compared += 1;
-        }
-    }
-    assert_eq!(compared, subnets.len() * questions.len());
+    compare(&server, &subnets, &questions, "all up").await;
 }
 
 /// The report against the server's replies for `questions` from `subnets`.

@@ -2,8 +2,6 @@
 //! the next healthy regions, each subnet always to the same one, and a spread answer's ECS
 //! scope covers no more than the block its subnet was hashed on.
 
-use std::net::SocketAddr;
-
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use meridian::config::Spill;
@@ -23,24 +21,7 @@ async fn www(server: &Server, qtype: RecordType, subnet: &str, prefix: u8) -> Me
         (&second.answers, ecs_echo(&second)),
         "{subnet}/{prefix}: asked again"
     );
-    let source: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-    let packet = query.to_vec().unwrap();
-    let (mut full, mut filled, mut replayed) = (Vec::new(), Vec::new(), Vec::new());
-    assert!(
-        server
-            .handler
-            .respond_datagram(&packet, source, &mut filled)
-    );
-    assert!(
-        server
-            .handler
-            .respond_datagram(&packet, source, &mut replayed)
-    );
-    assert!(
-        server
-            .handler
-            .respond_datagram_uncached(&packet, source, &mut full)
-    );
+    let [full, filled, replayed] = server.full_filled_replayed(&query);
     assert_eq!((&full, &full), (&filled, &replayed), "{subnet}/{prefix}");
     first
 }

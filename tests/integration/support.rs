@@ -176,6 +176,24 @@ impl Server {
         }
     }
 
+    /// One query answered three ways in this thread, as raw replies: by the full path, by
+    /// the first cached call (which fills the reply cache) and by the second (a replay).
+    pub(crate) fn full_filled_replayed(&self, query: &Message) -> [Vec<u8>; 3] {
+        let source: SocketAddr = "127.0.0.1:5000".parse().unwrap_or_else(|e| panic!("{e}"));
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let (mut full, mut filled, mut replayed) = (Vec::new(), Vec::new(), Vec::new());
+        assert!(self.handler.respond_datagram(&packet, source, &mut filled));
+        assert!(
+            self.handler
+                .respond_datagram(&packet, source, &mut replayed)
+        );
+        assert!(
+            self.handler
+                .respond_datagram_uncached(&packet, source, &mut full)
+        );
+        [full, filled, replayed]
+    }
+
     pub(crate) async fn udp(&self, query: &Message) -> Message {
         let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
         let reply = self

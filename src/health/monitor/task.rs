@@ -31,8 +31,8 @@ pub async fn run(
     source: Option<IpAddr>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let timeout = view.load().config.health.probes.timeout;
-    let prober = Prober::new(timeout, source).map_err(std::io::Error::other)?;
+    let mut timeout = view.load().config.health.probes.timeout;
+    let mut prober = Prober::new(timeout, source).map_err(std::io::Error::other)?;
     let random = RandomState::new();
     let mut draws = 0u64;
     let mut unit = move || {
@@ -43,6 +43,11 @@ pub async fn run(
     let mut save_pending = false;
     loop {
         let current = view.load_full();
+        if current.config.health.probes.timeout != timeout {
+            // A reload changed the timeout: the clients carry it, so they are built again.
+            timeout = current.config.health.probes.timeout;
+            prober = Prober::new(timeout, source).map_err(std::io::Error::other)?;
+        }
         let now = Instant::now();
         let due = {
             let mut core = monitor.core();

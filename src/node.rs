@@ -173,6 +173,9 @@ impl RegionNode {
             failure: Arc::new(OnceLock::new()),
             monitor: monitor.clone(),
         };
+        // Before the first query: a drain read back from the state file applies from the
+        // first answer on.
+        monitor.publish_initial(node.view());
         // Probes leave from the node's own address, so network rules can tell nodes apart.
         let source = sockets
             .status_addr()

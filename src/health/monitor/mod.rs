@@ -29,6 +29,7 @@ use super::gossip::Gossip;
 use super::operator::{self, OperatorEntry, OperatorFileError, OperatorState};
 use super::quorum::Operator;
 use crate::config::RegionHealthSettings;
+use crate::view::{SharedView, View};
 
 /// The shared handle of one node's monitor.
 #[derive(Debug)]
@@ -108,6 +109,28 @@ impl Monitor {
         );
         self.wake.notify_one();
         Ok(entry)
+    }
+
+    /// Publishes the verdicts known before any probe (the operator's drains and force-ups read
+    /// back from the state file; every other region up) into `view`: called before the node
+    /// answers its first query, so a drained region is never answered with after a restart.
+    pub fn publish_initial(&self, view: &SharedView) {
+        let current = view.load_full();
+        let regions: Vec<String> = current
+            .config
+            .regions
+            .iter()
+            .map(|region| region.name.clone())
+            .collect();
+        let now = Instant::now();
+        let snapshot = {
+            let mut core = self.core();
+            core.sync(&regions, &current.config.health, now);
+            core.decide(now, &self.timeline)
+        };
+        if let Some(snapshot) = snapshot {
+            View::publish_health(view, std::sync::Arc::new(snapshot));
+        }
     }
 
     /// Demo chaos: makes this node's probes of `region` fail (`cut`) or work again.

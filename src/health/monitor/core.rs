@@ -25,6 +25,12 @@ pub struct Target {
     pub state: TargetState,
     /// What the region said of itself in its last answer; unknown while it does not answer.
     pub report: SelfReport,
+    /// Since when the region has said it is healthy again after saying it was not; `None`
+    /// when it has not been unhealthy since its last hold-down ended. A region that reports
+    /// itself unhealthy is down at once, and back only after `hold_down` of healthy reports,
+    /// like a vote: a region whose backends flap cannot pull traffic back and forth.
+    healthy_again_since: Option<Instant>,
+    was_unhealthy: bool,
     /// When the last applied result arrived.
     pub last_result_at: Option<Instant>,
     pub latency: Option<Duration>,
@@ -125,6 +131,8 @@ impl Core {
                 .or_insert_with(|| Target {
                     state: TargetState::new(),
                     report: SelfReport::Unknown,
+                    healthy_again_since: None,
+                    was_unhealthy: false,
                     last_result_at: None,
                     latency: None,
                     error: None,
@@ -218,6 +226,16 @@ impl Core {
             } else {
                 SelfReport::Unknown
             };
+            match &target.report {
+                SelfReport::Unhealthy(_) => {
+                    target.was_unhealthy = true;
+                    target.healthy_again_since = None;
+                }
+                SelfReport::Healthy if target.was_unhealthy => {
+                    target.healthy_again_since.get_or_insert(now);
+                }
+                SelfReport::Healthy | SelfReport::Unknown => {}
+            }
         }
         if let Some(transition) = transition {
             record_vote(timeline, region, &transition, &self.local);
@@ -310,6 +328,10 @@ impl Core {
     /// Decides every region's verdict at `now`. Returns the snapshot to publish when it
     /// differs from the last one published.
     pub fn decide(&mut self, now: Instant, timeline: &Timeline) -> Option<HealthSnapshot> {
+        let hold_down = self.settings.probes.hold_down;
+        for target in self.targets.values_mut() {
+            target.end_report_hold_down(now, hold_down);
+        }
         let regions: BTreeSet<String> = self.targets.keys().cloned().collect();
         let mut ballots = self.ballots.clone();
         if let Some(own) = self.own_ballot() {
@@ -319,7 +341,7 @@ impl Core {
             reports: self
                 .targets
                 .iter()
-                .map(|(region, target)| (region.clone(), target.report.clone()))
+                .map(|(region, target)| (region.clone(), target.counted_report(now, hold_down)))
                 .collect(),
             regions,
             ballots,
@@ -467,6 +489,36 @@ impl Core {
 
     pub fn settings(&self) -> &RegionHealthSettings {
         &self.settings
+    }
+}
+
+impl Target {
+    /// The self-report the verdict counts: a region healthy again after an unhealthy report
+    /// still counts as unhealthy until it has been healthy for `hold_down`.
+    fn counted_report(&self, now: Instant, hold_down: Duration) -> SelfReport {
+        match (&self.report, self.healthy_again_since) {
+            // The reason names no running count: a reason that changed every round would
+            // publish a new view every round.
+            (SelfReport::Healthy, Some(since))
+                if self.was_unhealthy && now.saturating_duration_since(since) < hold_down =>
+            {
+                SelfReport::Unhealthy(format!(
+                    "healthy again, holding {:.0} s",
+                    hold_down.as_secs_f64()
+                ))
+            }
+            (report, _) => report.clone(),
+        }
+    }
+
+    /// Forgets an unhealthy report once the region has been healthy for `hold_down`.
+    fn end_report_hold_down(&mut self, now: Instant, hold_down: Duration) {
+        if let (SelfReport::Healthy, Some(since)) = (&self.report, self.healthy_again_since)
+            && now.saturating_duration_since(since) >= hold_down
+        {
+            self.was_unhealthy = false;
+            self.healthy_again_since = None;
+        }
     }
 }
 

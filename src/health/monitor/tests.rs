@@ -301,6 +301,27 @@ fn a_region_reporting_itself_unhealthy_is_down_while_reachable() {
         .clone();
     assert!(!health.up);
     assert!(health.reason.contains("no backends"), "{}", health.reason);
+    // Healthy again: held down like a vote, so flapping backends cannot flap the answers.
+    world.unhealthy.remove(&1);
+    world.run_for(Duration::from_secs(2));
+    let health = world.published[0]
+        .as_ref()
+        .unwrap()
+        .get("b")
+        .unwrap()
+        .clone();
+    assert!(!health.up);
+    assert!(health.reason.contains("holding 10 s"), "{}", health.reason);
+    let back = world.until(0, "b", true, Duration::from_secs(15)).unwrap();
+    assert!(back >= Duration::from_secs(7), "{back:?}");
+    // A report that turns unhealthy during the hold-down starts it over.
+    world.unhealthy.insert(1);
+    world.run_for(Duration::from_secs(1));
+    world.unhealthy.remove(&1);
+    world.run_for(Duration::from_secs(9));
+    assert!(!world.up(0, "b"));
+    world.run_for(Duration::from_secs(2));
+    assert!(world.up(0, "b"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! One proxied request: admission (rate limit, body limit), the request head as the
 //! backend sees it, the choice of backend (sticky cookie or policy), and the attempts. A
-//! request that finds no backend to pick at the start goes to another region (`spillover`).
+//! request that finds no backend to pick at the start, or whose every try was refused before
+//! it was sent, goes to another region (`spillover`).
 //!
 //! Retries follow what happened to the failed attempt:
 //! - not sent (connect failed, or the connection closed before the request was written):
@@ -253,6 +254,15 @@ async fn forward(
                 failure = Failure::Retry(RetryReason::Timeout, StatusCode::GATEWAY_TIMEOUT);
             }
         }
+    }
+    // Every local backend tried refused the connection before the request was written (they
+    // died a moment ago, before their health caught up): nothing was sent, so the request
+    // goes to another region, as one that found no backend to pick does.
+    if let (Failure::Retry(RetryReason::NotSent, _), Some(unsent)) = (failure, body.take())
+        && may_spill
+        && !pinned
+    {
+        return spillover::spill(proxy, snapshot, head, unsent, upgrade, client_upgrade).await;
     }
     match failure {
         Failure::NoBackend => {

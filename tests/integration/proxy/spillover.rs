@@ -225,3 +225,30 @@ async fn a_spilled_request_keeps_its_forwarding_chain_only_from_a_region_s_addre
     let plain = echo(false).await;
     assert_eq!(echoed(&plain, "x-forwarded-for"), Some("127.0.0.1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_that_died_before_their_health_caught_up_are_spilled_past() {
+    let (listeners, peers) = bind(&["us-east", "us-west"]).await;
+    let [east, west] = <[TcpListener; 2]>::try_from(listeners).ok().unwrap();
+    // Checks an hour apart: only the requests themselves can notice the dead backends.
+    let slow_checks = |settings: &mut ProxySettings| {
+        settings.health.interval = Duration::from_secs(3600);
+        settings.health.fast_interval = Duration::from_secs(3600);
+    };
+    let east = start("us-east", east, &peers, "e", 2, slow_checks).await;
+    let west = start("us-west", west, &peers, "w", 2, |_| {}).await;
+    east.proxy
+        .wait_health("both backends healthy", |health| {
+            health.healthy_backends == 2
+        })
+        .await;
+    for backend in &east.backends {
+        backend.stop();
+    }
+    // The first requests still pick a local backend, are refused before anything is sent,
+    // try the other one, are refused again: nothing was sent, so they spill rather than fail.
+    let answers = served_by(&east, 50).await;
+    let failures: Vec<&String> = answers.iter().filter(|a| *a != "w").collect();
+    assert!(failures.is_empty(), "not served by us-west: {failures:?}");
+    assert_eq!(west.received(), 50);
+}

@@ -4,7 +4,9 @@
 # real backends, real process kills and real partitions (iptables). Kill trials time how
 # long the surviving name servers take to move a London client off a killed eu-west; a
 # partition between two nodes must cause no false failover; an isolated node keeps its last
-# view; a drain survives a restart. Prints `failover: N passed, M failed`.
+# view; a drain survives a restart; a London client that resolves and fetches in a loop while
+# every eu-west backend dies sees no failure (proxy spillover, then DNS). Prints
+# `failover: N passed, M failed`.
 #
 # Needs root (ip netns, iptables). Timing goals are printed and compared, never asserted: only
 # a trial that does not move within its bound fails. FAILOVER_TRIALS=N changes the number of
@@ -308,10 +310,20 @@ for address in sys.argv[1:]:
 print("backends ready", flush=True)
 threading.Event().wait()
 PY
-ip netns exec "$NS" python3 "$WORK/backends.py" 127.0.1.1 127.0.2.1 127.0.3.1 >"$WORK/backends.log" 2>&1 &
-pids+=("$!")
-backends_ready() { grep -q "backends ready" "$WORK/backends.log"; }
-check "nine backends listen on 127.0.X.1:9000-9002" within 10 backends_ready
+# One process per region, so that a region's backends can die together (the client stage).
+declare -A BACKEND_PID
+start_backends() { # start_backends REGION
+    : >"$WORK/backends-$1.log"
+    ip netns exec "$NS" python3 "$WORK/backends.py" "${ADDR[$1]}" >"$WORK/backends-$1.log" 2>&1 &
+    BACKEND_PID[$1]=$!
+    pids+=("$!")
+}
+backends_ready() { # backends_ready REGION...
+    local region
+    for region in "$@"; do grep -q "backends ready" "$WORK/backends-$region.log" || return 1; done
+}
+for region in "${REGIONS[@]}"; do start_backends "$region"; done
+check "nine backends listen on 127.0.X.1:9000-9002" within 10 backends_ready "${REGIONS[@]}"
 
 for region in "${REGIONS[@]}"; do
     start_node "$region" || fatal "the $region node starts and answers DNS within 10 s"
@@ -617,6 +629,61 @@ check "meridian region undrain eu-west --node http://127.0.3.1:8053: exit 0" \
 check "undrain: every name server answers London with eu-west again" within 40 all_answer "$LONDON" 127.0.2.1
 check "undrain: eu-west's node saved it in its state file" within 10 state_says none
 check "undrain: everything up and settled again" within 40 settled
+
+# --- Client-visible: a region's backends die under a client --------------------------------
+stage "client: a London client resolves through Meridian and fetches through the proxy it is sent to while every eu-west backend dies"
+check "settled before the client loop" within 40 settled
+CLIENT_LOG=$WORK/client.log
+# One line per request: ms since the start, the name server asked, the address it answered,
+# then the backend that answered and the status (or "dns" when no answer came). Bounded: 600
+# requests or 20 s, whichever comes first.
+client_loop() {
+    local i=0 started ns ip reply
+    started=$(now_ms)
+    while [ "$i" -lt 600 ] && [ $(($(now_ms) - started)) -lt 20000 ]; do
+        ns=${ADDR[${REGIONS[$((i % 3))]}]}
+        ip=$(ask "$ns" "$LONDON")
+        if [ "$ip" = none ]; then
+            reply="- dns"
+        else
+            reply=$(in_ns curl -s --max-time 3 -w ' %{http_code}' "http://$ip:8080/" 2>/dev/null | tr -d '\n' | sed 's/^backend //')
+        fi
+        echo "$(($(now_ms) - started)) $ns $ip $reply" >>"$CLIENT_LOG"
+        i=$((i + 1))
+    done
+}
+: >"$CLIENT_LOG"
+client_loop &
+client_pid=$!
+pids+=("$client_pid")
+sleep 4
+# Every eu-west backend at once, as a crash of the region's application would.
+kill -KILL "${BACKEND_PID[eu-west]}" 2>/dev/null
+wait "${BACKEND_PID[eu-west]}" 2>/dev/null
+forget "${BACKEND_PID[eu-west]}"
+killed_at=$(awk 'END { print $1 }' "$CLIENT_LOG")
+wait "$client_pid"
+forget "$client_pid"
+read -r requests failures spilled moved last_answer < <(awk -v killed="${killed_at:-0}" '
+    { n++ }
+    $NF != "200" { bad++ }
+    # Sent to eu-west by DNS, served by another region: spillover carried it.
+    $3 == "127.0.2.1" && $NF == "200" && index($4, "127.0.2.1:") != 1 { spilled++ }
+    $1 > killed && $3 != "127.0.2.1" && $3 != "none" { moved++ }
+    { last = $3 }
+    END { printf "%d %d %d %d %s\n", n, bad, spilled, moved, last }' "$CLIENT_LOG")
+echo "      $requests requests; every eu-west backend killed after ${killed_at:-?} ms; $failures failed; $spilled answered eu-west by DNS and served by another region's backends; $moved sent elsewhere by DNS after the kill"
+first_moved=$(awk -v killed="${killed_at:-0}" '$1 > killed && $3 != "127.0.2.1" && $3 != "none" { print $1 - killed; exit }' "$CLIENT_LOG")
+[ -n "$first_moved" ] && echo "      DNS sent London elsewhere $(seconds_of "$first_moved") s after the kill"
+check "client: the loop ran (at least 100 requests)" test "${requests:-0}" -ge 100
+check "client: 0 of $requests requests failed while eu-west's backends died" test "${failures:-1}" -eq 0
+if [ "${failures:-1}" -ne 0 ]; then grep -v ' 200$' "$CLIENT_LOG" | head -5 | sed 's/^/      /'; fi
+check "client: spillover carried the requests DNS still sent to eu-west ($spilled)" test "${spilled:-0}" -gt 0
+check "client: DNS moved London off eu-west (last answer $last_answer)" test "${moved:-0}" -gt 0 -a "$last_answer" != 127.0.2.1
+start_backends eu-west
+check "client: eu-west's backends are back" within 10 backends_ready eu-west
+check "client: London is back on eu-west once its hold-down is over" within 40 all_answer "$LONDON" 127.0.2.1
+check "client: everything up and settled again" within 60 settled
 
 stage "done"
 summary

@@ -164,7 +164,8 @@ impl Cluster {
         self.node(from).monitor().cut(to, cut);
     }
 
-    /// The region that node `at` answers `client`'s A query with; "SERVFAIL", "NODATA".
+    /// The region that node `at` answers `client`'s A query with, another address, "NODATA",
+    /// or the response code's name ("Server Failure").
     pub(crate) async fn answer(&self, at: &str, client: &str) -> String {
         let query = query_ecs("www.gtm.test", RecordType::A, client, 24);
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();

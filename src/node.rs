@@ -426,16 +426,10 @@ pub async fn run(config_path: &std::path::Path, args: &RunArgs) -> anyhow::Resul
     };
     let view = source.load_view()?;
     let region = view.config.region_by_name(&args.region).with_context(|| {
-        let known: Vec<&str> = view
-            .config
-            .regions
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
         format!(
             "--region {}: no such region (known: {})",
             args.region,
-            known.join(", ")
+            view.config.known_regions()
         )
     })?;
     let plan = ListenPlan {

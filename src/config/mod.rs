@@ -188,6 +188,19 @@ impl Config {
     pub fn region_by_name(&self, name: &str) -> Option<&Region> {
         self.regions.iter().find(|region| region.name == name)
     }
+
+    /// Every region's name, in id order.
+    pub fn region_names(&self) -> Vec<String> {
+        self.regions
+            .iter()
+            .map(|region| region.name.clone())
+            .collect()
+    }
+
+    /// "a, b, c": the region names, for errors that say which names would have been known.
+    pub fn known_regions(&self) -> String {
+        self.region_names().join(", ")
+    }
 }
 
 /// The authoritative zone: apex, SOA, name servers and static records.

@@ -120,15 +120,12 @@ pub(super) async fn operator_action(
     };
     let view = state.reloader.view().load();
     if view.config.region_by_name(&name).is_none() {
-        let known: Vec<&str> = view
-            .config
-            .regions
-            .iter()
-            .map(|r| r.name.as_str())
-            .collect();
         return ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("no region {name:?} (known: {})", known.join(", ")),
+            format!(
+                "no region {name:?} (known: {})",
+                view.config.known_regions()
+            ),
         )
         .into_response();
     }

@@ -116,12 +116,7 @@ impl Monitor {
     /// answers its first query, so a drained region is never answered with after a restart.
     pub fn publish_initial(&self, view: &SharedView) {
         let current = view.load_full();
-        let regions: Vec<String> = current
-            .config
-            .regions
-            .iter()
-            .map(|region| region.name.clone())
-            .collect();
+        let regions = current.config.region_names();
         let now = Instant::now();
         let snapshot = {
             let mut core = self.core();

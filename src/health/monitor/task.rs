@@ -51,12 +51,7 @@ pub async fn run(
         let now = Instant::now();
         let due = {
             let mut core = monitor.core();
-            let regions: Vec<String> = current
-                .config
-                .regions
-                .iter()
-                .map(|region| region.name.clone())
-                .collect();
+            let regions = current.config.region_names();
             core.sync(&regions, &current.config.health, now);
             core.due(now, &mut unit)
         };

@@ -12,7 +12,7 @@ use crate::health::hysteresis::ProbeSettings;
 use crate::health::operator::OperatorState;
 use crate::health::probe::ProbeResult;
 use crate::health::quorum::{Operator, SelfReport};
-use crate::health::snapshot::HealthSnapshot;
+use crate::health::snapshot::{HealthSnapshot, RegionHealth};
 
 const REGIONS: [&str; 3] = ["a", "b", "c"];
 const STEP: Duration = Duration::from_millis(50);
@@ -120,6 +120,15 @@ impl World {
         }
     }
 
+    /// What node `at` last published about `region`.
+    fn health(&self, at: usize, region: &str) -> RegionHealth {
+        self.published[at]
+            .as_ref()
+            .and_then(|snapshot| snapshot.get(region))
+            .cloned()
+            .unwrap_or_else(|| panic!("node {at} published nothing about {region}"))
+    }
+
     /// Whether node `at` answers `region` as up (no snapshot yet: up).
     fn up(&self, at: usize, region: &str) -> bool {
         self.published[at]
@@ -169,12 +178,7 @@ fn a_dead_region_goes_down_on_every_surviving_node_within_a_few_seconds() {
         took_a + took_b <= Duration::from_millis(2_600),
         "{took_b:?}"
     );
-    let verdict = world.published[0]
-        .as_ref()
-        .unwrap()
-        .get("c")
-        .unwrap()
-        .clone();
+    let verdict = world.health(0, "c");
     assert!(
         verdict.reason.contains("2 of 3 vantage points"),
         "{}",
@@ -182,10 +186,7 @@ fn a_dead_region_goes_down_on_every_surviving_node_within_a_few_seconds() {
     );
     assert!(verdict.transition);
     // Both nodes give the same answer, for the same reason.
-    assert_eq!(
-        world.published[0].as_ref().unwrap().get("c"),
-        world.published[1].as_ref().unwrap().get("c")
-    );
+    assert_eq!(world.health(0, "c"), world.health(1, "c"));
     let verdict_events = world.timelines[0]
         .recent()
         .into_iter()
@@ -216,14 +217,7 @@ fn one_cut_link_never_fails_a_region_over() {
             .all(|t| t.recent().iter().all(|e| e.kind != EventKind::Verdict))
     );
     // The split vote shows: region c is in transition on node a.
-    assert!(
-        world.published[0]
-            .as_ref()
-            .unwrap()
-            .get("c")
-            .unwrap()
-            .transition
-    );
+    assert!(world.health(0, "c").transition);
 }
 
 #[test]
@@ -293,23 +287,13 @@ fn a_region_reporting_itself_unhealthy_is_down_while_reachable() {
     world.run_for(Duration::from_secs(2));
     world.unhealthy.insert(1);
     world.run_for(Duration::from_secs(2));
-    let health = world.published[0]
-        .as_ref()
-        .unwrap()
-        .get("b")
-        .unwrap()
-        .clone();
+    let health = world.health(0, "b");
     assert!(!health.up);
     assert!(health.reason.contains("no backends"), "{}", health.reason);
     // Healthy again: held down like a vote, so flapping backends cannot flap the answers.
     world.unhealthy.remove(&1);
     world.run_for(Duration::from_secs(2));
-    let health = world.published[0]
-        .as_ref()
-        .unwrap()
-        .get("b")
-        .unwrap()
-        .clone();
+    let health = world.health(0, "b");
     assert!(!health.up);
     assert!(health.reason.contains("holding 10 s"), "{}", health.reason);
     let back = world.until(0, "b", true, Duration::from_secs(15)).unwrap();

@@ -35,5 +35,6 @@ pub mod proxy;
 pub mod region;
 pub mod reload;
 pub mod steering;
+pub mod telemetry;
 pub mod view;
 pub mod zone;

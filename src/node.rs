@@ -157,6 +157,8 @@ impl RegionNode {
             probing,
             state_dir,
         } = options;
+        // Before any handle is registered (the proxy's, the monitor's): see `telemetry`.
+        crate::telemetry::install();
         let mut health = reloader.view().load().config.health.clone();
         if let Some(dir) = state_dir {
             health.state_dir = dir;
@@ -218,6 +220,10 @@ impl RegionNode {
                 });
             }
         }
+        node.supervise(
+            "the metrics upkeep".to_string(),
+            crate::telemetry::upkeep(node.shutdown.clone()),
+        );
         if probing == Probing::On {
             node.supervise(
                 "the health monitor".to_string(),

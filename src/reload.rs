@@ -156,6 +156,13 @@ impl Reloader {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let result = self.reload_locked();
+        let outcome = match &result {
+            Ok(Outcome::Applied { .. }) => "applied",
+            Ok(Outcome::Unchanged { .. }) => "unchanged",
+            Err(_) => "failed",
+        };
+        // Rare enough for a lookup per reload.
+        metrics::counter!("meridian_config_reloads_total", "outcome" => outcome).increment(1);
         match &result {
             Ok(Outcome::Applied { .. }) => {
                 self.stats.applied.fetch_add(1, Ordering::Relaxed);

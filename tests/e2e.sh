@@ -115,6 +115,21 @@ check "its proxy spills to the nearest region, us-east" contains "^region=us-eas
 check "a request spilled already is not spilled again: a clean 503" contains "^503 Service Unavailable$" curl -s --max-time 3 -H "Meridian-Spillover: test" "http://127.0.2.1:$HTTP_PORT/"
 chaos 0 start >/dev/null; chaos 1 start >/dev/null; chaos 2 start >/dev/null
 check "backends restarted: /healthz back to 200" within 5 200 healthz_code
+# /metrics read by the Prometheus project's own parser (prometheus_client): well-formed, and
+# the health and proxy families are there (counters lose their _total in its family names).
+metrics_parse() {
+    curl -s --max-time 3 "http://127.0.1.1:$STATUS_PORT/metrics" | python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+names = {family.name for family in text_string_to_metric_families(sys.stdin.read())}
+need = {"meridian_build_info", "meridian_health_probes", "meridian_health_probe_duration_seconds",
+        "meridian_health_region_up", "meridian_health_events", "meridian_proxy_requests",
+        "meridian_proxy_request_duration_seconds", "meridian_proxy_spilled"}
+missing = sorted(need - names)
+print(len(names), "families; missing:", missing)
+sys.exit(1 if missing else 0)'
+}
+check "/metrics parses with prometheus_client and has the health and proxy families" metrics_parse
 # eu-west said it was unhealthy: it gets London back only after a hold-down of healthy
 # reports (10 s, as after a down vote), and answers keep the short transition TTL until the
 # verdict has settled. The checks below need the settled state.

@@ -45,6 +45,7 @@ pub fn router(state: Arc<StatusState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/-/reload", post(reload))
+        .route("/metrics", get(metrics))
         .route("/api/v1/regions", get(super::health_api::regions))
         .route("/api/v1/events", get(super::health_api::events))
         .route(
@@ -129,6 +130,25 @@ async fn reload(State(state): State<Arc<StatusState>>, headers: HeaderMap) -> Re
         Err(error) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("reload refused, the running config stays: {error}"),
+        )
+        .into_response(),
+    }
+}
+
+/// `GET /metrics`: every metric of the process, in the Prometheus text format.
+async fn metrics() -> Response {
+    match crate::telemetry::render() {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no metrics: another metrics recorder was installed first".to_string(),
         )
         .into_response(),
     }

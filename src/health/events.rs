@@ -26,6 +26,18 @@ pub enum EventKind {
     Operator,
 }
 
+impl EventKind {
+    /// The label value: as serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Vote => "vote",
+            EventKind::Verdict => "verdict",
+            EventKind::Isolation => "isolation",
+            EventKind::Operator => "operator",
+        }
+    }
+}
+
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
@@ -106,6 +118,8 @@ impl Timeline {
                 kind = ?kind, region, from, to, reason, voters, "health change"
             ),
         }
+        // Rare enough for a lookup per event.
+        metrics::counter!("meridian_health_events_total", "kind" => kind.name()).increment(1);
         // Nobody following is fine.
         let _ = self.live.send(event.clone());
         event

@@ -181,3 +181,48 @@ async fn a_peer_s_probe_reads_a_node_s_healthz_as_reachable_and_healthy() {
         assert_eq!(result.report, meridian::health::quorum::SelfReport::Healthy);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_in_the_prometheus_text_format() {
+    let server = Server::start(CITY).await;
+    // One reload, so a counter of the status listener's own making has a value to show.
+    let reload = reqwest::Client::new()
+        .post(format!("http://{}/-/reload", server.status))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reload.status(), 200);
+    let response = reqwest::get(format!("http://{}/metrics", server.status))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let text = response.text().await.unwrap();
+    assert!(text.contains("meridian_build_info{version=\""), "{text}");
+    assert!(
+        text.contains("meridian_config_reloads_total{outcome=\"unchanged\"}"),
+        "{text}"
+    );
+    // Every sample line is `name{labels} value` or `name value`, with a number.
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.starts_with("meridian_")
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+            "{line}"
+        );
+    }
+}

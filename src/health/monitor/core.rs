@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use metrics::{Counter, Gauge, counter, gauge};
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 
 use super::super::events::{EventKind, Timeline};
 use super::super::gossip::{Gossip, GossipVote};
@@ -48,16 +48,19 @@ pub struct Target {
 struct TargetMetrics {
     ok: Counter,
     failed: Counter,
+    latency: Histogram,
     verdict_up: Gauge,
 }
 
 impl TargetMetrics {
-    fn new(region: &str) -> Self {
-        let target = region.to_string();
+    /// Labelled by the probing node's region too: the demo runs every node in one process.
+    fn new(prober: &str, region: &str) -> Self {
+        let (prober, target) = (prober.to_string(), region.to_string());
         Self {
-            ok: counter!("meridian_health_probes_total", "target" => target.clone(), "outcome" => "ok"),
-            failed: counter!("meridian_health_probes_total", "target" => target.clone(), "outcome" => "failed"),
-            verdict_up: gauge!("meridian_health_region_up", "region" => target),
+            ok: counter!("meridian_health_probes_total", "prober" => prober.clone(), "target" => target.clone(), "outcome" => "ok"),
+            failed: counter!("meridian_health_probes_total", "prober" => prober.clone(), "target" => target.clone(), "outcome" => "failed"),
+            latency: histogram!("meridian_health_probe_duration_seconds", "prober" => prober.clone(), "target" => target.clone()),
+            verdict_up: gauge!("meridian_health_region_up", "prober" => prober, "region" => target),
         }
     }
 }
@@ -111,7 +114,7 @@ impl Core {
             local_isolated: false,
             changed_at: BTreeMap::new(),
             published: None,
-            isolated_gauge: gauge!("meridian_health_isolated"),
+            isolated_gauge: gauge!("meridian_health_isolated", "prober" => local.to_string()),
         }
     }
 
@@ -141,7 +144,7 @@ impl Core {
                     in_flight: 0,
                     // Probing starts at start-up.
                     next_due: now,
-                    metrics: TargetMetrics::new(region),
+                    metrics: TargetMetrics::new(&self.local, region),
                 });
         }
     }
@@ -207,6 +210,7 @@ impl Core {
             return observed;
         };
         target.in_flight = target.in_flight.saturating_sub(1);
+        target.metrics.latency.record(result.latency.as_secs_f64());
         if result.ok {
             target.metrics.ok.increment(1);
         } else {

@@ -16,6 +16,35 @@ use crate::health::quorum::{Operator, SelfReport, Vote};
 /// `GET /api/v1/regions`: per region, the verdict, every vantage point's vote, this node's
 /// own probe of it, its self-report and its operator state.
 pub(super) async fn regions(State(state): State<Arc<StatusState>>) -> Response {
+    Json(report(&state)).into_response()
+}
+
+/// `GET /api/v1/regions/{name}`: one region of [`regions`].
+pub(super) async fn region(
+    State(state): State<Arc<StatusState>>,
+    Path(name): Path<String>,
+) -> Response {
+    let report = report(&state);
+    let found = report["regions"].as_array().and_then(|regions| {
+        regions
+            .iter()
+            .find(|region| region["name"] == name.as_str())
+    });
+    match found {
+        Some(region) => Json(region.clone()).into_response(),
+        None => ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no region {name:?} (known: {})",
+                state.reloader.view().load().config.known_regions()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// The body of `GET /api/v1/regions`.
+fn report(state: &StatusState) -> Value {
     let view = state.reloader.view().load();
     let core = state.monitor.core();
     let now = Instant::now();
@@ -81,15 +110,14 @@ pub(super) async fn regions(State(state): State<Arc<StatusState>>) -> Response {
             })
         })
         .collect();
-    Json(json!({
+    json!({
         "node": state.identity.node,
         "region": state.identity.region,
         "isolated": local_isolated,
         "isolated_probers": isolated,
         "view_generation": view.generation,
         "regions": regions,
-    }))
-    .into_response()
+    })
 }
 
 /// `GET /api/v1/events`: the timeline, oldest first.

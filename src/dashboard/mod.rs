@@ -4,6 +4,7 @@
 //! Built by [`router`] and testable without a socket (`tower::ServiceExt::oneshot`). It reads
 //! the node's published view and never imports `dns` or `proxy`.
 
+mod explain_api;
 mod health_api;
 mod router;
 

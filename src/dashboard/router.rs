@@ -47,7 +47,9 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/-/reload", post(reload))
         .route("/metrics", get(metrics))
         .route("/api/v1/regions", get(super::health_api::regions))
+        .route("/api/v1/regions/{name}", get(super::health_api::region))
         .route("/api/v1/events", get(super::health_api::events))
+        .route("/api/v1/explain", get(super::explain_api::explain))
         .route(
             "/api/v1/regions/{name}/{action}",
             post(super::health_api::operator_action),

@@ -226,3 +226,65 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_explains_an_answer_and_shows_one_region() {
+    let server = Server::start(CITY).await;
+    let state = state(&server, Some(ADMIN_TOKEN));
+    let (status, report) = call(
+        state.clone(),
+        "GET",
+        "/api/v1/explain?name=www.gtm.test&client=81.2.69.142",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["response_code"], "NOERROR", "{report}");
+    let answers = report["answers"].as_array().unwrap();
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.as_str().unwrap().contains("198.18.3.")),
+        "London is answered from eu-west: {report}"
+    );
+    for (uri, says) in [
+        ("/api/v1/explain?name=www.gtm.test", "give name= "),
+        (
+            "/api/v1/explain?name=www.gtm.test&client=nowhere",
+            "client \"nowhere\"",
+        ),
+        (
+            "/api/v1/explain?name=www.gtm.test&client=81.2.69.1&type=BOGUS",
+            "not a record type",
+        ),
+    ] {
+        let (status, body) = call(state.clone(), "GET", uri, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{uri}: {body}"
+        );
+    }
+    let (status, region) = call(state.clone(), "GET", "/api/v1/regions/eu-west", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(region["name"], "eu-west");
+    assert_eq!(region["up"], true);
+    let (status, body) = call(state.clone(), "GET", "/api/v1/regions/mars", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"].as_str().unwrap().contains("known: "),
+        "{body}"
+    );
+    // Operator actions need the token: 401 without, 403 with a wrong one.
+    let drain = "/api/v1/regions/eu-west/drain";
+    assert_eq!(
+        call(state.clone(), "POST", drain, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(state.clone(), "POST", drain, Some("not-the-token-at-all"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -1,0 +1,44 @@
+//! `GET /api/v1/explain?name=&client=[&type=]`: the same report as `meridian explain`, from
+//! the node's current view (its verdicts included), as JSON.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::router::{ApiError, StatusState};
+use crate::explain::{Client, explain as report};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ExplainQuery {
+    name: Option<String>,
+    client: Option<String>,
+    #[serde(rename = "type")]
+    record_type: Option<String>,
+}
+
+pub(super) async fn explain(
+    State(state): State<Arc<StatusState>>,
+    Query(query): Query<ExplainQuery>,
+) -> Response {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
+    let (Some(name), Some(client)) = (query.name, query.client) else {
+        return bad(
+            "explain: give name= (the name queried) and client= (an address, or a subnet such as 81.2.69.0/24)"
+                .to_string(),
+        );
+    };
+    let client: Client = match client.parse() {
+        Ok(client) => client,
+        Err(error) => return bad(format!("explain: {error}")),
+    };
+    let view = state.reloader.view().load();
+    let record_type = query.record_type.unwrap_or_else(|| "A".to_string());
+    match report(&view, client, &name, &record_type) {
+        Ok(report) => Json(report).into_response(),
+        Err(error) => bad(format!("explain: {error}")),
+    }
+}

@@ -106,7 +106,7 @@ fn report(state: &StatusState) -> Value {
                     },
                 })),
                 "operator": operator,
-                "config_hash": core.config_hashes().get(name),
+                "config_hash": core.peers().get(name).map(|peer| peer.config_hash.clone()),
             })
         })
         .collect();
@@ -180,4 +180,38 @@ fn vote_word(vote: Vote) -> &'static str {
 
 fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `GET /api/v1/nodes`: this node and every node heard from in the gossip, with version and
+/// config hash; `drift` flags a node whose config differs from this one's.
+pub(super) async fn nodes(State(state): State<Arc<StatusState>>) -> Response {
+    let view = state.reloader.view().load();
+    let own_hash = view.config.content_hash.as_str();
+    let core = state.monitor.core();
+    let now = Instant::now();
+    let mut nodes = vec![json!({
+        "region": state.identity.region,
+        "node": state.identity.node,
+        "version": state.identity.version,
+        "config_hash": own_hash,
+        "this_node": true,
+        "drift": false,
+        "heard_ms_ago": 0,
+    })];
+    for (region, peer) in core.peers() {
+        if *region == state.identity.region {
+            continue;
+        }
+        nodes.push(json!({
+            "region": region,
+            "node": peer.node,
+            "version": peer.version,
+            "config_hash": peer.config_hash,
+            "this_node": false,
+            "drift": peer.config_hash != own_hash,
+            "heard_ms_ago": millis(now.saturating_duration_since(peer.heard)),
+        }));
+    }
+    let drift = nodes.iter().any(|node| node["drift"] == true);
+    Json(json!({ "drift": drift, "nodes": nodes })).into_response()
 }

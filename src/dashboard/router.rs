@@ -49,6 +49,7 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/api/v1/regions", get(super::health_api::regions))
         .route("/api/v1/regions/{name}", get(super::health_api::region))
         .route("/api/v1/events", get(super::health_api::events))
+        .route("/api/v1/nodes", get(super::health_api::nodes))
         .route("/api/v1/explain", get(super::explain_api::explain))
         .route(
             "/api/v1/regions/{name}/{action}",
@@ -68,7 +69,11 @@ async fn healthz(State(state): State<Arc<StatusState>>) -> Response {
         .unwrap_or_default();
     let local = state.local_health.load();
     let healthy = local.is_healthy();
-    let gossip = state.monitor.gossip(&view.config.content_hash);
+    let gossip = state.monitor.gossip(
+        &state.identity.node,
+        state.identity.version,
+        &view.config.content_hash,
+    );
     let status = if healthy {
         StatusCode::OK
     } else {

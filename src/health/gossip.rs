@@ -19,6 +19,11 @@ use super::quorum::{Ballot, Vote};
 pub struct Gossip {
     /// The responder's region: the prober the votes below belong to.
     pub region: String,
+    /// The responder's node name and version (for the nodes view; absent from older nodes).
+    #[serde(default)]
+    pub node: String,
+    #[serde(default)]
+    pub version: String,
     /// The responder's config content hash; differing hashes are config drift.
     pub config_hash: String,
     /// How long ago the stalest of `votes` was last backed by a probe result, in ms.
@@ -94,6 +99,8 @@ mod tests {
     fn a_status_body_round_trips_and_dates_the_ballot_by_its_age() {
         let gossip = Gossip {
             region: "eu-west".to_string(),
+            node: "n1".to_string(),
+            version: "1.0.0".to_string(),
             config_hash: "abc".to_string(),
             ballot_age_ms: 300,
             votes: BTreeMap::from([

@@ -65,6 +65,16 @@ impl TargetMetrics {
     }
 }
 
+/// A node as it describes itself in its gossip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub node: String,
+    pub version: String,
+    pub config_hash: String,
+    /// When this was heard (for a local node: when asked).
+    pub heard: Instant,
+}
+
 /// A probe to send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueProbe {
@@ -88,8 +98,8 @@ pub struct Core {
     targets: BTreeMap<String, Target>,
     /// The other nodes' gossiped ballots, by their region.
     ballots: Ballots,
-    /// The other nodes' config hashes, by their region.
-    config_hashes: BTreeMap<String, String>,
+    /// What the other nodes said of themselves in their last gossip, by their region.
+    peers: BTreeMap<String, PeerInfo>,
     operator: OperatorState,
     verdicts: Verdicts,
     isolated: Vec<String>,
@@ -107,7 +117,7 @@ impl Core {
             settings,
             targets: BTreeMap::new(),
             ballots: Ballots::new(),
-            config_hashes: BTreeMap::new(),
+            peers: BTreeMap::new(),
             operator,
             verdicts: Verdicts::empty(),
             isolated: Vec::new(),
@@ -127,6 +137,8 @@ impl Core {
         self.targets
             .retain(|region, _| regions.iter().any(|known| known == region));
         self.ballots
+            .retain(|region, _| regions.iter().any(|known| known == region));
+        self.peers
             .retain(|region, _| regions.iter().any(|known| known == region));
         for region in regions {
             self.targets
@@ -253,8 +265,15 @@ impl Core {
             if newer && region != self.local {
                 self.ballots.insert(region.to_string(), ballot);
             }
-            self.config_hashes
-                .insert(region.to_string(), gossip.config_hash.clone());
+            self.peers.insert(
+                region.to_string(),
+                PeerInfo {
+                    node: gossip.node.clone(),
+                    version: gossip.version.clone(),
+                    config_hash: gossip.config_hash.clone(),
+                    heard: now,
+                },
+            );
             for changed in self.operator.merge(&gossip.operator) {
                 observed.operator_changed = true;
                 if let Some(entry) = self.operator.get(&changed) {
@@ -301,11 +320,13 @@ impl Core {
     }
 
     /// What this node's `/healthz` gossips at `now`.
-    pub fn gossip(&self, config_hash: &str, now: Instant) -> Gossip {
+    pub fn gossip(&self, myself: &PeerInfo, now: Instant) -> Gossip {
         let ballot = self.own_ballot();
         Gossip {
             region: self.local.clone(),
-            config_hash: config_hash.to_string(),
+            node: myself.node.clone(),
+            version: myself.version.clone(),
+            config_hash: myself.config_hash.clone(),
             ballot_age_ms: ballot
                 .as_ref()
                 .map_or(0, |ballot| millis(now.saturating_duration_since(ballot.at))),
@@ -474,8 +495,9 @@ impl Core {
         &self.ballots
     }
 
-    pub fn config_hashes(&self) -> &BTreeMap<String, String> {
-        &self.config_hashes
+    /// The other nodes as their last gossip described them.
+    pub fn peers(&self) -> &BTreeMap<String, PeerInfo> {
+        &self.peers
     }
 
     pub fn operator(&self) -> &OperatorState {

@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
-pub use self::core::{Core, DueProbe, Observed, Target};
+pub use self::core::{Core, DueProbe, Observed, PeerInfo, Target};
 pub use task::run;
 
 use super::events::{EventKind, Timeline};
@@ -70,9 +70,17 @@ impl Monitor {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// What `/healthz` gossips now.
-    pub fn gossip(&self, config_hash: &str) -> Gossip {
-        self.core().gossip(config_hash, Instant::now())
+    /// What `/healthz` gossips now, for the node named `node` running `version` on the config
+    /// `config_hash`.
+    pub fn gossip(&self, node: &str, version: &str, config_hash: &str) -> Gossip {
+        let now = Instant::now();
+        let myself = PeerInfo {
+            node: node.to_string(),
+            version: version.to_string(),
+            config_hash: config_hash.to_string(),
+            heard: now,
+        };
+        self.core().gossip(&myself, now)
     }
 
     pub fn state_file(&self) -> &Path {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::core::Core;
+use super::core::{Core, PeerInfo};
 use crate::config::RegionHealthSettings;
 use crate::health::events::{EventKind, Timeline};
 use crate::health::hysteresis::ProbeSettings;
@@ -88,7 +88,15 @@ impl World {
                             SelfReport::Healthy
                         },
                         error: None,
-                        gossip: Some(self.nodes[to].gossip("hash", now)),
+                        gossip: Some(self.nodes[to].gossip(
+                            &PeerInfo {
+                                node: format!("n-{}", REGIONS[to]),
+                                version: "test".to_string(),
+                                config_hash: "hash".to_string(),
+                                heard: now,
+                            },
+                            now,
+                        )),
                     }
                 } else {
                     ProbeResult {

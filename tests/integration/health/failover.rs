@@ -165,3 +165,32 @@ async fn a_flapping_region_does_not_make_answers_flap() {
     assert!(answers.len() <= 2, "answers flapped: {answers:?}");
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_knows_the_others_versions_and_config_hashes() {
+    let cluster = Cluster::start(|t| t).await;
+    cluster.wait_all_well().await;
+    let body = reqwest::get(format!(
+        "http://{}/api/v1/nodes",
+        cluster.members["us-east"].status
+    ))
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap();
+    let nodes: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let list = nodes["nodes"].as_array().unwrap();
+    let regions: Vec<&str> = list.iter().map(|n| n["region"].as_str().unwrap()).collect();
+    assert_eq!(regions, ["us-east", "ap-southeast", "eu-west"], "{nodes}");
+    assert_eq!(list[1]["node"], "test-ap-southeast");
+    assert_eq!(list[1]["version"], "test");
+    // One config for all: the same hash everywhere, no drift.
+    assert!(
+        list.iter()
+            .all(|n| n["config_hash"] == list[0]["config_hash"]),
+        "{nodes}"
+    );
+    assert_eq!(nodes["drift"], false);
+    cluster.stop().await;
+}

@@ -243,6 +243,7 @@ impl RegionNode {
                 fallback_token,
                 local_health,
                 monitor,
+                shutdown: node.shutdown.clone(),
             });
             let shutdown = node.shutdown.clone();
             node.supervise("the status listener".to_string(), async move {

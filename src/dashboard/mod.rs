@@ -7,5 +7,6 @@
 mod explain_api;
 mod health_api;
 mod router;
+mod stream_api;
 
 pub use router::{NodeIdentity, StatusState, router};

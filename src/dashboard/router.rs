@@ -11,6 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::config::AdminToken;
 use crate::health::SharedLocalHealth;
 use crate::health::monitor::Monitor;
@@ -38,6 +40,8 @@ pub struct StatusState {
     pub local_health: SharedLocalHealth,
     /// The cross-region health monitor: votes, verdicts, operator state, events.
     pub monitor: Arc<Monitor>,
+    /// The node's: long-lived responses (the event stream) end when it is cancelled.
+    pub shutdown: CancellationToken,
 }
 
 /// The status router of one node.
@@ -50,6 +54,7 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/api/v1/regions/{name}", get(super::health_api::region))
         .route("/api/v1/events", get(super::health_api::events))
         .route("/api/v1/nodes", get(super::health_api::nodes))
+        .route("/api/v1/events/stream", get(super::stream_api::events))
         .route("/api/v1/explain", get(super::explain_api::explain))
         .route(
             "/api/v1/regions/{name}/{action}",

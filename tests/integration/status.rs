@@ -26,6 +26,7 @@ fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         reloader: server.reloader.clone(),
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
         local_health: Default::default(),
+        shutdown: tokio_util::sync::CancellationToken::new(),
         monitor: Arc::new(
             Monitor::new("us-east", &test_health_settings(server))
                 .unwrap_or_else(|e| panic!("{e}")),
@@ -287,4 +288,49 @@ async fn the_api_explains_an_answer_and_shows_one_region() {
             .0,
         StatusCode::FORBIDDEN
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_delivers_a_change_and_ends_with_the_node() {
+    let server = Server::start(CITY).await;
+    let state = state(&server, None);
+    let response = router(state.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/api/v1/events/stream")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    let mut body = response.into_body();
+    state.monitor.timeline.record(
+        meridian::health::events::EventKind::Verdict,
+        "eu-west",
+        "up",
+        "down",
+        "2 of 3 vantage points vote down",
+        vec!["us-east".to_string(), "ap-southeast".to_string()],
+    );
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(2), body.frame())
+        .await
+        .expect("no event within 2 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    assert!(text.contains("event: health\n"), "{text}");
+    assert!(text.contains("id: 1\n"), "{text}");
+    assert!(text.contains("\"region\":\"eu-west\""), "{text}");
+    assert!(text.contains("\"to\":\"down\""), "{text}");
+    // The node stops: the stream ends rather than holding the listener's drain.
+    state.shutdown.cancel();
+    let end = tokio::time::timeout(std::time::Duration::from_secs(2), body.frame())
+        .await
+        .expect("the stream outlived its node");
+    assert!(end.is_none(), "{end:?}");
 }

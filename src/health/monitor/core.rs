@@ -168,6 +168,11 @@ impl Core {
         let settings = &self.settings;
         let mut due = Vec::new();
         for (region, target) in &mut self.targets {
+            if hurry {
+                // Probes scheduled at the full interval before the hurry began come sooner
+                // too: the other nodes' votes arrive in their answers.
+                target.next_due = target.next_due.min(now + settings.probes.fast_interval);
+            }
             if target.next_due > now || target.in_flight >= MAX_IN_FLIGHT {
                 continue;
             }

@@ -217,7 +217,7 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
     if let (Some(status), [first, second, ..]) = (first_status, names.as_slice()) {
         writeln!(
             out,
-            "  curl -X POST http://{status}/demo/regions/{second}/fail       # its node stops: DNS moves away in ~3 s"
+            "  curl -X POST http://{status}/demo/regions/{second}/fail       # its node stops: DNS moves away in ~1.5 s"
         )?;
         writeln!(
             out,

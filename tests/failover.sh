@@ -220,6 +220,20 @@ answers() { # answers SERVER SUBNET ADDRESS: SERVER answers ADDRESS (says what i
     echo "$1 answers $2 with $answer"
     [ "$answer" = "$3" ]
 }
+# tally SERVER SUBNET HEALTHY COUNTER WHAT: asks SERVER and counts the answer in `answers`;
+# no answer counts in `unanswered`, an answer other than HEALTHY in the global named COUNTER
+# (the first three noted as "WHAT at +N s: ...").
+tally() {
+    local answer
+    answer=$(ask "$1" "$2")
+    answers=$((answers + 1))
+    if [ "$answer" = none ]; then
+        unanswered=$((unanswered + 1))
+    elif [ "$answer" != "$3" ]; then
+        printf -v "$4" '%d' $((${!4} + 1))
+        note "${!4}" "$5 at +$((SECONDS - START)) s: $1 answers $2 with $answer"
+    fi
+}
 node_answers() { [ "$(ask "${ADDR[$1]}" "$AUSTRALIA")" != none ]; }
 
 start_node() { # start_node REGION: starts its node and waits (bounded) until it answers DNS
@@ -424,14 +438,7 @@ if cut us-east eu-west; then
         for region in "${REGIONS[@]}"; do
             for pair in "$LONDON 127.0.2.1" "$US 127.0.1.1"; do
                 read -r subnet healthy <<<"$pair"
-                answer=$(ask "${ADDR[$region]}" "$subnet")
-                answers=$((answers + 1))
-                if [ "$answer" = none ]; then
-                    unanswered=$((unanswered + 1))
-                elif [ "$answer" != "$healthy" ]; then
-                    false_failovers=$((false_failovers + 1))
-                    note "$false_failovers" "false failover at +$((SECONDS - START)) s: $region answers $subnet with $answer"
-                fi
+                tally "${ADDR[$region]}" "$subnet" "$healthy" false_failovers "false failover ($region)"
             done
         done
         # About once a second: what us-east and eu-west say of each other.
@@ -487,26 +494,13 @@ if cut ap-southeast us-east && cut ap-southeast eu-west; then
     while [ $SECONDS -lt $isolation_end ]; do
         for pair in "$LONDON 127.0.2.1" "$US 127.0.1.1" "$AUSTRALIA 127.0.3.1"; do
             read -r subnet healthy <<<"$pair"
-            answer=$(ask 127.0.3.1 "$subnet")
-            answers=$((answers + 1)) own_answers=$((own_answers + 1))
-            if [ "$answer" = none ]; then
-                unanswered=$((unanswered + 1))
-            elif [ "$answer" != "$healthy" ]; then
-                flips=$((flips + 1))
-                note "$flips" "ap-southeast flipped at +$((SECONDS - START)) s: $subnet -> $answer"
-            fi
+            own_answers=$((own_answers + 1))
+            tally 127.0.3.1 "$subnet" "$healthy" flips "ap-southeast flipped"
         done
         for region in us-east eu-west; do
             for pair in "$LONDON 127.0.2.1" "$US 127.0.1.1"; do
                 read -r subnet healthy <<<"$pair"
-                answer=$(ask "${ADDR[$region]}" "$subnet")
-                answers=$((answers + 1))
-                if [ "$answer" = none ]; then
-                    unanswered=$((unanswered + 1))
-                elif [ "$answer" != "$healthy" ]; then
-                    others_flips=$((others_flips + 1))
-                    note "$others_flips" "$region flipped at +$((SECONDS - START)) s: $subnet -> $answer"
-                fi
+                tally "${ADDR[$region]}" "$subnet" "$healthy" others_flips "$region flipped"
             done
         done
         [ "$(api 127.0.3.1 'doc["isolated"]')" = True ] && isolated_seen=yes

@@ -11,6 +11,7 @@
 //! continent) or given out once per region name ([`region_slots`]), so a query costs an
 //! array index, never a string.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -288,25 +289,13 @@ pub fn render_into(out: &mut String) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let qtype_label = |slot: usize| match slot {
-        QTYPE_OTHER => "other",
-        QTYPE_NONE => "none",
-        slot => QTYPES[slot].1,
-    };
-    let rcode_label = |slot: usize| RCODES.get(slot).map_or("other", |(_, name)| name);
-
     out.push_str("# HELP meridian_dns_queries_total DNS queries answered, by transport, question type, response code and the region a steered answer sent the client to.\n");
     out.push_str("# TYPE meridian_dns_queries_total counter\n");
     for (cell, value) in totals.queries.iter().enumerate() {
         if *value == 0 {
             continue;
         }
-        let region = cell % REGION_SLOTS;
-        let rest = cell / REGION_SLOTS;
-        let rcode = rest % RCODE_SLOTS;
-        let rest = rest / RCODE_SLOTS;
-        let qtype = rest % QTYPE_SLOTS;
-        let transport = rest / QTYPE_SLOTS;
+        let (transport, qtype, rcode, region) = query_labels(cell);
         let _ = writeln!(
             out,
             "meridian_dns_queries_total{{protocol=\"{}\",qtype=\"{}\",rcode=\"{}\",region=\"{}\"}} {value}",
@@ -323,7 +312,7 @@ pub fn render_into(out: &mut String) {
         if *value == 0 {
             continue;
         }
-        let continent = CONTINENTS.get(cell / REGION_SLOTS).unwrap_or(&"unknown");
+        let continent = continent_label(cell / REGION_SLOTS);
         let _ = writeln!(
             out,
             "meridian_dns_steered_answers_total{{continent=\"{continent}\",region=\"{}\"}} {value}",
@@ -356,6 +345,80 @@ pub fn render_into(out: &mut String) {
             "meridian_dns_answer_duration_seconds_count{{protocol=\"{protocol}\"}} {cumulative}"
         );
     }
+}
+
+/// Totals since the process started, for the dashboard (which computes rates from two).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub queries: u64,
+    pub by_protocol: BTreeMap<&'static str, u64>,
+    pub by_rcode: BTreeMap<&'static str, u64>,
+    pub by_qtype: BTreeMap<&'static str, u64>,
+    /// Queries by the region answered (`none`: not steered, or no addresses).
+    pub by_region: BTreeMap<String, u64>,
+    /// Steered answers by the client's continent.
+    pub by_continent: BTreeMap<&'static str, u64>,
+}
+
+/// Every query counted so far, summed a few ways.
+pub fn summary() -> Summary {
+    let totals = totals();
+    let names = REGION_NAMES
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let mut summary = Summary::default();
+    for (cell, value) in totals.queries.iter().enumerate() {
+        if *value == 0 {
+            continue;
+        }
+        let (transport, qtype, rcode, region) = query_labels(cell);
+        summary.queries += value;
+        *summary
+            .by_protocol
+            .entry(TRANSPORTS[transport])
+            .or_default() += value;
+        *summary.by_qtype.entry(qtype_label(qtype)).or_default() += value;
+        *summary.by_rcode.entry(rcode_label(rcode)).or_default() += value;
+        *summary
+            .by_region
+            .entry(region_label(region, &names).to_string())
+            .or_default() += value;
+    }
+    for (cell, value) in totals.steered.iter().enumerate() {
+        if *value > 0 {
+            *summary
+                .by_continent
+                .entry(continent_label(cell / REGION_SLOTS))
+                .or_default() += value;
+        }
+    }
+    summary
+}
+
+/// (transport, qtype, rcode, region) slots of a query cell: [`query_cell`] undone.
+fn query_labels(cell: usize) -> (usize, usize, usize, usize) {
+    let region = cell % REGION_SLOTS;
+    let rest = cell / REGION_SLOTS;
+    let rcode = rest % RCODE_SLOTS;
+    let rest = rest / RCODE_SLOTS;
+    (rest / QTYPE_SLOTS, rest % QTYPE_SLOTS, rcode, region)
+}
+
+fn qtype_label(slot: usize) -> &'static str {
+    match slot {
+        QTYPE_OTHER => "other",
+        QTYPE_NONE => "none",
+        slot => QTYPES[slot].1,
+    }
+}
+
+fn rcode_label(slot: usize) -> &'static str {
+    RCODES.get(slot).map_or("other", |(_, name)| name)
+}
+
+fn continent_label(slot: usize) -> &'static str {
+    CONTINENTS.get(slot).copied().unwrap_or("unknown")
 }
 
 /// A label value in the text format: backslash, double quote and newline escaped.
@@ -447,6 +510,40 @@ mod tests {
             text.contains("meridian_dns_answer_duration_seconds_count{protocol=\"tcp\"} 15\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_summary_adds_up_by_each_label() {
+        let [region] = *region_slots(["summary-test"]) else {
+            unreachable!()
+        };
+        let steered = Answered {
+            transport: Transport::Udp,
+            qtype: Some(28),
+            rcode: 0,
+            steered: Some(Steered {
+                region,
+                continent: continent_slot(Some("SA")),
+            }),
+        };
+        let before = summary();
+        count(&steered);
+        count(&steered);
+        count(&Answered {
+            transport: Transport::Udp,
+            qtype: None,
+            rcode: 1,
+            steered: None,
+        });
+        let after = summary();
+        assert_eq!(after.queries - before.queries, 3);
+        assert_eq!(after.by_region["summary-test"], 2);
+        assert_eq!(
+            after.by_continent["SA"] - before.by_continent.get("SA").copied().unwrap_or(0),
+            2
+        );
+        assert!(after.by_rcode["FORMERR"] >= 1);
+        assert!(after.by_qtype["none"] >= 1);
     }
 
     #[test]

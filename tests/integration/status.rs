@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use crate::live::ConfigDir;
 use crate::support::*;
 
-fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
+pub(crate) fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
     Arc::new(StatusState {
         identity: NodeIdentity {
             region: "us-east".to_string(),
@@ -43,7 +43,7 @@ fn test_health_settings(server: &Server) -> meridian::config::RegionHealthSettin
     health
 }
 
-async fn call(
+pub(crate) async fn call(
     state: Arc<StatusState>,
     method: &str,
     uri: &str,

@@ -6,6 +6,7 @@
 //! [`HealthSnapshot`]s, keyed by region name, into the node's view. [`local`] is the
 //! region's own backend capacity, published by its proxy and reported on `/healthz`.
 
+mod atomic_file;
 pub mod events;
 pub mod gossip;
 pub mod hysteresis;

@@ -9,6 +9,7 @@
 //! - `spillover`: a request with no backend to pick goes to the nearest healthy other
 //!   region's proxy, in the order the pure `spill` gives.
 //! - [`run_checks`]: active health checks, ejection expiry, the region's health report.
+//! - `drain`: the operator's drain of one backend (the status listener's control handle).
 //! - [`Proxy`]: state kept across reloads, and the snapshot each request reads.
 //! - `balance` and `backend_health`: the pure policies (selection; one backend's health).
 //! - `upstream`: one attempt on a pooled connection, and the response relayed back.
@@ -22,6 +23,7 @@ pub mod backend_health;
 pub mod balance;
 mod body;
 mod checker;
+mod drain;
 mod forward;
 pub mod framing;
 mod headers;

@@ -20,7 +20,7 @@ use super::metrics::RegionMetrics;
 use super::retry_budget::RetryBudget;
 use super::spill::{spill_order, spill_sources};
 use super::spillover::{self, PeerState};
-use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::health::{BackendDrains, LocalHealth, SharedLocalHealth};
 use crate::region::PeerAddresses;
 use crate::region::proxy::{ProxySettings, RateLimit};
 use crate::view::SharedView;
@@ -65,7 +65,8 @@ impl Snapshot {
             |(state, backend): (&Arc<BackendState>, &crate::region::proxy::Backend)| Candidate {
                 weight: backend.weight,
                 in_flight: state.in_flight.load(Ordering::Relaxed),
-                available: state.is_available(),
+                // A drained backend takes no new requests (sticky ones are not picked here).
+                available: state.is_available() && !state.is_draining(),
             };
         let pick = Pick {
             hash,
@@ -111,8 +112,12 @@ pub struct Proxy {
     view: SharedView,
     /// Where the other regions' proxies listen, when not where the config says.
     peers: PeerAddresses,
-    snapshot: ArcSwap<Snapshot>,
-    rebuilding: Mutex<()>,
+    pub(super) snapshot: ArcSwap<Snapshot>,
+    /// Held while a snapshot is built and while a drain is applied to the live backend
+    /// states, so that a drain is never lost to a rebuild in between.
+    pub(super) rebuilding: Mutex<()>,
+    /// The operator's drained backends, kept in the node's state dir.
+    pub(super) drains: BackendDrains,
     /// Signs sticky cookies when the config has no key: per process, so sessions do not
     /// survive a restart (config check warns about it).
     fallback_cookie_key: Arc<[u8]>,
@@ -123,17 +128,19 @@ pub struct Proxy {
 
 impl Proxy {
     /// The proxy of `region`, reading `view`; `peers` says where other regions' proxies
-    /// listen when not where the config says.
+    /// listen when not where the config says; `drains` are the backends the operator
+    /// drained (read back from the node's state dir).
     pub fn new(
         region: &str,
         view: SharedView,
         local_health: SharedLocalHealth,
         peers: PeerAddresses,
+        drains: BackendDrains,
     ) -> Arc<Self> {
         let fallback_cookie_key: Arc<[u8]> = (0..4u64)
             .flat_map(|i| RandomState::new().hash_one(i).to_le_bytes())
             .collect();
-        let snapshot = build(region, &view, &peers, None, &fallback_cookie_key);
+        let snapshot = build(region, &view, &peers, None, &fallback_cookie_key, &drains);
         let proxy = Arc::new(Self {
             region: region.to_string(),
             // Region names are lower-case letters, digits and '-': always a header value.
@@ -143,6 +150,7 @@ impl Proxy {
             peers,
             snapshot: ArcSwap::from_pointee(snapshot),
             rebuilding: Mutex::new(()),
+            drains,
             fallback_cookie_key,
             local_health,
             metrics: RegionMetrics::new(region),
@@ -173,6 +181,7 @@ impl Proxy {
             &self.peers,
             Some(&current),
             &self.fallback_cookie_key,
+            &self.drains,
         ));
         self.snapshot.store(next.clone());
         next
@@ -199,13 +208,15 @@ impl Proxy {
 }
 
 /// The snapshot for the view published now, keeping the states of backends whose id and
-/// address are unchanged (their in-flight counts, health and pooled connections).
+/// address are unchanged (their in-flight counts, health and pooled connections). A drain
+/// follows the id: a backend whose address changed is still drained.
 fn build(
     region: &str,
     view: &SharedView,
     peers: &PeerAddresses,
     previous: Option<&Snapshot>,
     fallback_cookie_key: &Arc<[u8]>,
+    drains: &BackendDrains,
 ) -> Snapshot {
     let view = view.load_full();
     let local = view.config.regions.iter().find(|r| r.name == region);
@@ -224,6 +235,9 @@ fn build(
                 .unwrap_or_else(|| Arc::new(BackendState::new(region, backend)))
         })
         .collect();
+    for state in &backends {
+        state.set_draining(drains.is_drained(&state.id));
+    }
     if let Some(previous) = previous {
         log_changes(region, previous, &backends);
     }

@@ -9,6 +9,8 @@ mod tap;
 
 mod balancing;
 mod chaos;
+mod drain;
+mod drain_api;
 mod hygiene;
 mod reload;
 mod retries;

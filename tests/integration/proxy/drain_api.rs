@@ -3,8 +3,6 @@
 //! reloaded and restarted.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,18 +13,15 @@ use meridian::cli::{BackendAction, BackendArgs, ReloadArgs};
 use meridian::dashboard::{NodeIdentity, StatusState, router};
 use meridian::health::SharedBackendControl;
 use meridian::health::monitor::Monitor;
-use meridian::node::{ListenPlan, NodeOptions, Probing, RegionNode, RegionSockets};
-use meridian::reload::{ListenFromConfig, Reloader};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::backends::Backend;
 use super::harness::{Harness, backend_of, settings};
+use super::node::{ProxyNode, TOKEN, client, write_proxy};
 use crate::live::ConfigDir;
 use crate::support::*;
-
-const TOKEN: &str = "backend-drain-test-token";
 
 fn state(
     server: &Server,
@@ -176,146 +171,11 @@ async fn the_router_guards_names_and_applies_backend_drains() {
     std::fs::create_dir(file_dir).unwrap();
 }
 
-/// A `us-east` node with DNS, its HTTP proxy in front of `backends` and a status listener,
-/// keeping its state in `state_dir`.
-struct ProxyNode {
-    node: RegionNode,
-    http: SocketAddr,
-    status: SocketAddr,
-    reloader: Arc<Reloader>,
-}
-
-impl ProxyNode {
-    fn start(config: &ConfigDir, state_dir: PathBuf) -> Self {
-        let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let plan = ListenPlan {
-            dns: vec![localhost],
-            http: Some(localhost),
-            status: Some(localhost),
-            udp_sockets: 1,
-            http_workers: 2,
-        };
-        let sockets = RegionSockets::bind("us-east", &plan).unwrap();
-        let (http, status) = (sockets.http_addr().unwrap(), sockets.status_addr().unwrap());
-        let source = config.source();
-        let view = source.load_view().unwrap_or_else(|e| panic!("{e:#}"));
-        let reloader = Arc::new(Reloader::new(
-            source,
-            view.shared(),
-            Some("us-east".to_string()),
-            ListenFromConfig::default(),
-        ));
-        let identity = NodeIdentity {
-            region: "us-east".to_string(),
-            node: "drain-test".to_string(),
-            version: "test",
-            started: Instant::now(),
-        };
-        let node = RegionNode::start(
-            identity,
-            reloader.clone(),
-            sockets,
-            CancellationToken::new(),
-            NodeOptions {
-                fallback_token: Some(meridian::config::AdminToken::generated(TOKEN.to_string())),
-                probing: Probing::Off,
-                state_dir: Some(state_dir),
-                ..NodeOptions::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e:#}"));
-        Self {
-            node,
-            http,
-            status,
-            reloader,
-        }
-    }
-
-    async fn admin(&self, path: &str) -> (u16, Value) {
-        let response = client()
-            .post(format!("http://{}{path}", self.status))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap();
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-    }
-
-    async fn backend_states(&self) -> Vec<(String, String)> {
-        let body = client()
-            .get(format!("http://{}/healthz", self.status))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&body).unwrap();
-        body["backends"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|b| {
-                (
-                    b["id"].as_str().unwrap().to_string(),
-                    b["state"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect()
-    }
-
-    /// The backends that answered `count` GETs through the proxy.
-    async fn answered(&self, count: usize) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        for _ in 0..count {
-            let response = client()
-                .get(format!("http://{}/", self.http))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 200);
-            seen.insert(backend_of(&response.text().await.unwrap()).to_string());
-        }
-        seen
-    }
-
-    async fn stop(self) {
-        assert!(self.node.stop(Duration::from_secs(5)).await);
-    }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Gives the test config's `us-east` a `[proxy]` in front of `backends`, weights `weights`.
-fn write_proxy(config: &ConfigDir, backends: &[Arc<Backend>], weights: &[u32]) {
-    let file = config.dir.path().join("regions/us-east.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let text = text.split("\n[proxy]").next().unwrap().to_string();
-    let mut text = format!("{text}\n[proxy]\npolicy = \"round-robin\"\n");
-    for (backend, weight) in backends.iter().zip(weights) {
-        text.push_str(&format!(
-            "\n[[proxy.backend]]\nid = \"{}\"\naddress = \"{}\"\nweight = {weight}\n",
-            backend.id, backend.addr
-        ));
-    }
-    text.push_str("\n[proxy.health]\ninterval_ms = 200\nfast_interval_ms = 100\n");
-    std::fs::write(&file, text).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_over_the_api_holds_through_a_reload_and_a_restart() {
     let backends = vec![Backend::start("n0").await, Backend::start("n1").await];
     let config = ConfigDir::new();
-    write_proxy(&config, &backends, &[1, 1]);
+    write_proxy(&config, &backends, &[1, 1], "");
     let state_dir = config.dir.path().join("node-state");
     let node = ProxyNode::start(&config, state_dir.clone());
     let both = BTreeSet::from(["n0".to_string(), "n1".to_string()]);
@@ -374,7 +234,7 @@ async fn a_drain_over_the_api_holds_through_a_reload_and_a_restart() {
     );
 
     // A reload that keeps the id (a new weight) keeps the drain.
-    write_proxy(&config, &backends, &[3, 1]);
+    write_proxy(&config, &backends, &[3, 1], "");
     assert!(matches!(
         node.reloader.reload().unwrap(),
         meridian::reload::Outcome::Applied { .. }

@@ -4,6 +4,7 @@
 
 mod backends;
 mod harness;
+mod node;
 mod regions;
 mod tap;
 

@@ -216,6 +216,20 @@ impl RegionNode {
                 drains,
             );
             backend_control = Some(proxy.clone());
+            if let Some(writer) = proxy.take_access_log_writer() {
+                let (reloader, shutdown) = (node.reloader.clone(), node.shutdown.clone());
+                // Every reload, applied or not, reopens the access log file (log rotation).
+                let reloads = move || {
+                    let stats = &reloader.stats;
+                    [&stats.applied, &stats.unchanged, &stats.failed]
+                        .iter()
+                        .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+                        .sum::<u64>()
+                };
+                node.supervise_blocking("the access log writer".to_string(), move || {
+                    writer.run(reloads, shutdown)
+                });
+            }
             let (checked, stop_checks) = (proxy.clone(), node.shutdown.clone());
             node.supervise("the backend health checks".to_string(), async move {
                 proxy::run_checks(checked, stop_checks).await;

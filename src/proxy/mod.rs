@@ -13,11 +13,14 @@
 //! - [`Proxy`]: state kept across reloads, and the snapshot each request reads.
 //! - `balance` and `backend_health`: the pure policies (selection; one backend's health).
 //! - `upstream`: one attempt on a pooled connection, and the response relayed back.
+//! - `access_log`: one line per request, written by a thread of its own off the request
+//!   path ([`AccessLogWriter`]).
 //! - `pool`, `body`, `headers`, `sticky`, `pages`: the parts.
 //!
 //! Settings come from the published view (`[proxy]` of the region's file), so a reload
 //! changes backends, weights and policy for the next request without dropping one.
 
+mod access_log;
 mod backend;
 pub mod backend_health;
 pub mod balance;
@@ -39,6 +42,7 @@ mod state;
 mod sticky;
 mod upstream;
 
+pub use access_log::AccessLogWriter;
 pub use checker::run as run_checks;
 pub use server::{run_worker, serve};
 pub use state::Proxy;

@@ -14,6 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use hyper::header::HeaderValue;
 use ipnet::IpNet;
 
+use super::access_log::{self, AccessLogSender, AccessLogWriter};
 use super::backend::BackendState;
 use super::balance::{Balancer, Candidate, Pick};
 use super::metrics::RegionMetrics;
@@ -124,6 +125,10 @@ pub struct Proxy {
     pub(crate) local_health: SharedLocalHealth,
     pub(crate) metrics: RegionMetrics,
     pub(crate) retry_budget: RetryBudget,
+    /// Where requests send their access log lines (only while the log is on).
+    pub(crate) access_log: AccessLogSender,
+    /// The thread that writes them, until the node takes it to run it.
+    access_log_writer: Mutex<Option<AccessLogWriter>>,
 }
 
 impl Proxy {
@@ -141,6 +146,9 @@ impl Proxy {
             .flat_map(|i| RandomState::new().hash_one(i).to_le_bytes())
             .collect();
         let snapshot = build(region, &view, &peers, None, &fallback_cookie_key, &drains);
+        let metrics = RegionMetrics::new(region);
+        let (access_log, access_log_writer) =
+            access_log::channel(region, view.clone(), metrics.access_log_dropped.clone());
         let proxy = Arc::new(Self {
             region: region.to_string(),
             // Region names are lower-case letters, digits and '-': always a header value.
@@ -153,11 +161,22 @@ impl Proxy {
             drains,
             fallback_cookie_key,
             local_health,
-            metrics: RegionMetrics::new(region),
+            metrics,
             retry_budget: RetryBudget::new(Instant::now()),
+            access_log,
+            access_log_writer: Mutex::new(Some(access_log_writer)),
         });
         proxy.publish_local_health();
         proxy
+    }
+
+    /// The access log's writer, for the node to run on a thread of its own (once: later
+    /// calls get `None`). Until it runs, lines queue up and then are dropped and counted.
+    pub fn take_access_log_writer(&self) -> Option<AccessLogWriter> {
+        self.access_log_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// The snapshot for the view published now, rebuilt first if the view changed.

@@ -8,6 +8,7 @@ mod node;
 mod regions;
 mod tap;
 
+mod access_log;
 mod balancing;
 mod chaos;
 mod drain;

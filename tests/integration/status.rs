@@ -29,6 +29,7 @@ pub(crate) fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
         local_health: Default::default(),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        backends: None,
         monitor: Arc::new(
             Monitor::new("us-east", &test_health_settings(server))
                 .unwrap_or_else(|e| panic!("{e}")),

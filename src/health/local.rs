@@ -21,6 +21,12 @@ pub struct BackendReport {
     /// `down`, and still drained when it comes back).
     pub drained: bool,
     pub in_flight: u32,
+    /// Over the last few seconds, as the region's proxy saw it: requests sent to the
+    /// backend per second, the share that failed (5xx, or no response), and the p99 time to
+    /// the response head (the upper bound of its bucket). For people; nothing decides on it.
+    pub requests_per_second: f64,
+    pub error_rate: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 /// The region's backend capacity at one moment.
@@ -97,6 +103,9 @@ mod tests {
             state,
             drained: state == "draining",
             in_flight: 0,
+            requests_per_second: 0.0,
+            error_rate: None,
+            p99_ms: None,
         }
     }
 

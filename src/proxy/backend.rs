@@ -10,6 +10,7 @@ use super::backend_health::{BackendHealth, Change, Observation, Outcome, Status}
 use super::metrics::BackendMetrics;
 use super::pool::Pool;
 use super::upstream::Upstream;
+use super::window::Window;
 use crate::health::BackendReport;
 use crate::region::proxy::{Backend, HealthCheck, Outlier};
 
@@ -32,6 +33,8 @@ pub(crate) struct BackendState {
     pub(crate) checking: AtomicBool,
     pub(crate) pool: Pool,
     pub(crate) metrics: BackendMetrics,
+    /// The last few seconds' requests, errors and response times, for people.
+    pub(crate) window: Window,
     region: String,
 }
 
@@ -50,6 +53,7 @@ impl BackendState {
             checking: AtomicBool::new(false),
             pool: Pool::default(),
             metrics,
+            window: Window::new(),
             region: region.to_string(),
         }
     }
@@ -166,6 +170,7 @@ impl BackendState {
             Status::Healthy if drained => "draining",
             status => state_name(status),
         };
+        let recent = self.window.read(now);
         BackendReport {
             id: self.id.clone(),
             address: self.address.to_string(),
@@ -173,6 +178,9 @@ impl BackendState {
             state,
             drained,
             in_flight: self.in_flight.load(Ordering::Relaxed),
+            requests_per_second: recent.requests_per_second,
+            error_rate: recent.error_rate,
+            p99_ms: recent.p99_ms,
         }
     }
 

@@ -230,11 +230,18 @@ async fn forward(
         let upload = current.upload();
         let outgoing = current.request(&head);
         let in_flight = InFlight::start(backend);
+        let sent_at = Instant::now();
         let outcome =
             upstream::send(backend.upstream(), outgoing, &settings.timeouts, upgrade).await;
+        let answered_at = Instant::now();
         match outcome {
             Delivery::Response(response, sender) => {
                 let status = response.status();
+                backend.window.response(
+                    answered_at,
+                    answered_at.saturating_duration_since(sent_at),
+                    status.is_server_error(),
+                );
                 let passive = if matches!(status.as_u16(), 500 | 502..=504) {
                     Outcome::Status5xx
                 } else {
@@ -270,6 +277,7 @@ async fn forward(
                 );
             }
             Delivery::NotSent(request) => {
+                backend.window.failure(answered_at);
                 attempt.observe(backend, Outcome::ConnectFailed);
                 backend.metrics.failures.increment(1);
                 body = Some(RequestBody::from_unsent(request));
@@ -284,6 +292,7 @@ async fn forward(
                 return pages::page(StatusCode::REQUEST_TIMEOUT);
             }
             Delivery::NoResponse => {
+                backend.window.failure(answered_at);
                 attempt.observe(backend, Outcome::ConnectFailed);
                 backend.metrics.failures.increment(1);
                 if !resend {
@@ -293,6 +302,7 @@ async fn forward(
                 failure = Failure::Retry(RetryReason::NoResponse, StatusCode::BAD_GATEWAY);
             }
             Delivery::Timeout => {
+                backend.window.failure(answered_at);
                 attempt.observe(backend, Outcome::Timeout);
                 backend.metrics.failures.increment(1);
                 if !(resend && settings.retries.idempotent_on.contains(&RetryOn::Timeout)) {

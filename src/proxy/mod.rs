@@ -41,6 +41,7 @@ mod spillover;
 mod state;
 mod sticky;
 mod upstream;
+mod window;
 
 pub use access_log::AccessLogWriter;
 pub use checker::run as run_checks;

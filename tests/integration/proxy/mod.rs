@@ -14,6 +14,7 @@ mod chaos;
 mod drain;
 mod drain_api;
 mod hygiene;
+mod recent;
 mod reload;
 mod retries;
 mod spillover;

@@ -14,8 +14,10 @@ STATUS_PORT=${BROWSER_STATUS_PORT:-28053}
 export ARTIFACTS=${ARTIFACTS:-$PWD/artifacts/browser}
 WORK=$(mktemp -d)
 DEMO=
+TRAFFIC=
 
 cleanup() {
+    [ -n "$TRAFFIC" ] && kill "$TRAFFIC" 2>/dev/null
     [ -n "$DEMO" ] && kill "$DEMO" 2>/dev/null
     wait 2>/dev/null
     rm -rf "$WORK"
@@ -60,8 +62,28 @@ grep -q "^Dashboard: $url" "$WORK/demo.log" || {
     exit 1
 }
 
+# Steady light traffic while the page is open (at most 90 s, about 3000 queries and 900
+# requests), so the DNS and backend figures have something to show.
+traffic() {
+    local end=$((SECONDS + 90)) i=0
+    while [ $SECONDS -lt $end ] && [ $i -lt 300 ]; do
+        for subnet in 81.2.69.0/24 216.160.83.0/24 1.128.0.0/16; do
+            dig @127.0.1.1 -p "$DNS_PORT" +time=1 +tries=1 +short www.gtm.test A "+subnet=$subnet" >/dev/null 2>&1
+            dig @127.0.2.1 -p "$DNS_PORT" +time=1 +tries=1 +short www.gtm.test AAAA "+subnet=$subnet" >/dev/null 2>&1
+        done
+        for region in 1 2 3; do
+            curl -s --max-time 1 -o /dev/null "http://127.0.$region.1:$HTTP_PORT/" 2>/dev/null
+        done
+        i=$((i + 1))
+        sleep 0.2
+    done
+}
+traffic &
+TRAFFIC=$!
+sleep 2
 DASHBOARD_URL=$url timeout 180 node tests/browser/dashboard.mjs
 status=$?
+kill "$TRAFFIC" 2>/dev/null
 ls -l "$ARTIFACTS"
 if [ $status -ne 0 ]; then
     echo "demo log (tail):"

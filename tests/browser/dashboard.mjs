@@ -85,8 +85,17 @@ try {
     return `${total} admin buttons disabled`;
   });
 
-  await check('DNS figures are shown', async () => {
-    await page.waitForSelector('#dns .big', { timeout: 5000 });
+  await check('DNS queries and backend requests per second are shown live', async () => {
+    // tests/browser.sh sends a few queries and requests a second while the page is open.
+    await page.waitForFunction(() => Number(document.querySelector('#dns-qps')?.textContent) > 0,
+      null, { timeout: 10000 });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.card[data-region="us-east"] tr[data-backend] td:nth-child(5)')]
+        .some((cell) => Number(cell.textContent) > 0),
+      null, { timeout: 10000 });
+    const qps = await page.textContent('#dns-qps');
+    const regions = await page.$$eval('#dns .bars > span:first-child', (spans) => spans.length);
+    return `${qps} queries/s on the page`;
   });
 
   await check('hostile input is shown as text, never as markup', async () => {

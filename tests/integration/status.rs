@@ -1,6 +1,7 @@
 //! The status listener: `/healthz` and the token-guarded reload, through the router without a
 //! socket (`oneshot`) and through a node's real listener.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,7 +16,16 @@ use tower::ServiceExt;
 use crate::live::ConfigDir;
 use crate::support::*;
 
-fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
+pub(crate) fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
+    let state_dir = std::env::temp_dir().join(format!("meridian-status-{}", std::process::id()));
+    state_in(server, token, &state_dir)
+}
+
+/// The status state of a node whose operator state file goes to `state_dir`, kept out of the
+/// repository (and, for tests that change it, out of the other tests' way).
+pub(crate) fn state_in(server: &Server, token: Option<&str>, state_dir: &Path) -> Arc<StatusState> {
+    let mut health = server.reloader.view().load().config.health.clone();
+    health.state_dir = state_dir.to_path_buf();
     Arc::new(StatusState {
         identity: NodeIdentity {
             region: "us-east".to_string(),
@@ -27,21 +37,11 @@ fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
         local_health: Default::default(),
         shutdown: tokio_util::sync::CancellationToken::new(),
-        monitor: Arc::new(
-            Monitor::new("us-east", &test_health_settings(server))
-                .unwrap_or_else(|e| panic!("{e}")),
-        ),
+        monitor: Arc::new(Monitor::new("us-east", &health).unwrap_or_else(|e| panic!("{e}"))),
     })
 }
 
-/// The server's `[health]`, with the operator state kept out of the repository.
-fn test_health_settings(server: &Server) -> meridian::config::RegionHealthSettings {
-    let mut health = server.reloader.view().load().config.health.clone();
-    health.state_dir = std::env::temp_dir().join(format!("meridian-status-{}", std::process::id()));
-    health
-}
-
-async fn call(
+pub(crate) async fn call(
     state: Arc<StatusState>,
     method: &str,
     uri: &str,

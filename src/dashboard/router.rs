@@ -50,6 +50,7 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/-/reload", post(reload))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/regions", get(super::health_api::regions))
         .route("/api/v1/regions/{name}", get(super::health_api::region))
         .route("/api/v1/events", get(super::health_api::events))
@@ -164,6 +165,21 @@ async fn metrics() -> Response {
         )
         .into_response(),
     }
+}
+
+/// The OpenAPI document of this router, built into the binary.
+const OPENAPI_DOCUMENT: &str = include_str!("openapi.json");
+
+/// `GET /api/v1/openapi.json`: the API's OpenAPI document, as committed.
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_DOCUMENT,
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -12,6 +12,7 @@ mod health;
 mod hostile;
 mod live;
 mod mmdb;
+mod openapi;
 mod proxy;
 mod reload;
 mod replay;

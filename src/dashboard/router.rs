@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -196,6 +197,14 @@ pub(super) struct ApiError {
 impl ApiError {
     pub(super) fn new(status: StatusCode, message: String) -> Self {
         Self { status, message }
+    }
+}
+
+/// A query string the handler's extractor cannot read (a repeated key, say): a JSON 400 like
+/// every other error, not axum's plain text.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
     }
 }
 

@@ -334,3 +334,21 @@ async fn the_event_stream_delivers_a_change_and_ends_with_the_node() {
         .expect("the stream outlived its node");
     assert!(end.is_none(), "{end:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_string_that_cannot_be_read_is_a_json_400() {
+    // Found by schemathesis: axum's own rejection was plain text.
+    let server = Server::start(CITY).await;
+    let (status, body) = call(
+        state(&server, None),
+        "GET",
+        "/api/v1/explain?name=www.gtm.test&client=81.2.69.1&client=81.2.69.2",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not JSON: {body}"));
+    assert!(error.contains("duplicate field `client`"), "{error}");
+}

@@ -352,3 +352,24 @@ async fn a_query_string_that_cannot_be_read_is_a_json_400() {
         .unwrap_or_else(|| panic!("not JSON: {body}"));
     assert!(error.contains("duplicate field `client`"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_cannot_be_read_is_a_json_400_after_the_token() {
+    // A region name that is not UTF-8 once decoded: axum's own rejection was plain text.
+    let server = Server::start(CITY).await;
+    let state = state(&server, Some(ADMIN_TOKEN));
+    for (method, uri, token) in [
+        ("GET", "/api/v1/regions/%FF", None),
+        ("POST", "/api/v1/regions/%FF/drain", Some(ADMIN_TOKEN)),
+    ] {
+        let (status, body) = call(state.clone(), method, uri, token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        let error = body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not JSON: {body}"));
+        assert!(error.contains("Invalid UTF-8"), "{uri}: {error}");
+    }
+    // An admin action checks the token before it reads the path.
+    let (status, _) = call(state, "POST", "/api/v1/regions/%FF/drain", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -322,6 +322,28 @@ async fn real_responses_match_the_document() {
     assert_eq!(undrain.0, StatusCode::OK);
     assert_documented(&document, "post", action, &undrain);
 
+    // The region's backends fail: /healthz says 503, with the same documented shape.
+    let backend = |id: &str, state: &'static str| meridian::health::BackendReport {
+        id: id.to_string(),
+        address: "127.0.0.1:9".to_string(),
+        weight: 1,
+        state,
+        in_flight: 0,
+    };
+    state
+        .local_health
+        .store(Arc::new(meridian::health::LocalHealth::from_backends(
+            vec![
+                backend("b0", "down"),
+                backend("b1", "ejected"),
+                backend("b2", "healthy"),
+            ],
+            0.5,
+        )));
+    let unhealthy = get("/healthz").await;
+    assert_eq!(unhealthy.0, StatusCode::SERVICE_UNAVAILABLE);
+    assert_documented(&document, "get", "/healthz", &unhealthy);
+
     let reload = exchange(state.clone(), "POST", "/-/reload", Some(ADMIN_TOKEN)).await;
     assert_eq!(reload.0, StatusCode::OK);
     assert_documented(&document, "post", "/-/reload", &reload);

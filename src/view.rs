@@ -30,6 +30,8 @@ pub struct View {
     pub health_snapshot: Arc<HealthSnapshot>,
     /// The same, resolved against `config.regions`.
     pub health: HealthTable,
+    /// Each region's label slot in the DNS metrics, by region id.
+    pub metric_slots: Arc<[u8]>,
 }
 
 /// The view a node's servers read, swapped whole.
@@ -52,6 +54,9 @@ impl View {
         health_snapshot: Arc<HealthSnapshot>,
     ) -> Self {
         let health = HealthTable::resolve(&health_snapshot, &config.regions);
+        let metric_slots =
+            crate::telemetry::dns::region_slots(config.regions.iter().map(|r| r.name.as_str()))
+                .into();
         Self {
             generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
             config,
@@ -59,6 +64,7 @@ impl View {
             geo,
             health_snapshot,
             health,
+            metric_slots,
         }
     }
 

@@ -121,15 +121,22 @@ metrics_parse() {
     curl -s --max-time 3 "http://127.0.1.1:$STATUS_PORT/metrics" | python3 -c '
 import sys
 from prometheus_client.parser import text_string_to_metric_families
-names = {family.name for family in text_string_to_metric_families(sys.stdin.read())}
+families = list(text_string_to_metric_families(sys.stdin.read()))
+names = {family.name for family in families}
 need = {"meridian_build_info", "meridian_health_probes", "meridian_health_probe_duration_seconds",
         "meridian_health_region_up", "meridian_health_events", "meridian_proxy_requests",
-        "meridian_proxy_request_duration_seconds", "meridian_proxy_spilled"}
+        "meridian_proxy_request_duration_seconds", "meridian_proxy_spilled",
+        "meridian_dns_queries", "meridian_dns_steered_answers", "meridian_dns_answer_duration_seconds"}
 missing = sorted(need - names)
-print(len(names), "families; missing:", missing)
-sys.exit(1 if missing else 0)'
+samples = [s for f in families for s in f.samples]
+# The London queries above were answered with eu-west, over UDP, as A NOERROR.
+london = sum(s.value for s in samples if s.name == "meridian_dns_queries_total"
+             and s.labels == {"protocol": "udp", "qtype": "A", "rcode": "NOERROR", "region": "eu-west"})
+timed = sum(s.value for s in samples if s.name == "meridian_dns_answer_duration_seconds_count")
+print(len(names), "families; missing:", missing, "; udp A NOERROR eu-west:", london, "; answers timed:", timed)
+sys.exit(1 if missing or london < 2 or timed < london else 0)'
 }
-check "/metrics parses with prometheus_client and has the health and proxy families" metrics_parse
+check "/metrics parses with prometheus_client: health, proxy and DNS families, DNS queries counted" metrics_parse
 # eu-west said it was unhealthy: it gets London back only after a hold-down of healthy
 # reports (10 s, as after a down vote), and answers keep the short transition TTL until the
 # verdict has settled. The checks below need the settled state.

@@ -43,7 +43,15 @@ pub(super) async fn explain(
     let view = state.reloader.view().load();
     let record_type = query.record_type.unwrap_or_else(|| "A".to_string());
     match report(&view, client, &name, &record_type) {
-        Ok(report) => Json(report).into_response(),
+        Ok(report) => {
+            // The JSON, plus the very text `meridian explain` prints, for people.
+            let text = report.to_string();
+            let mut body = serde_json::to_value(&report).unwrap_or_default();
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("text".to_string(), serde_json::Value::String(text));
+            }
+            Json(body).into_response()
+        }
         Err(error) => bad(format!("explain: {error}")),
     }
 }

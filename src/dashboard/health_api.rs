@@ -49,7 +49,7 @@ pub(super) async fn region(
 }
 
 /// The body of `GET /api/v1/regions`.
-fn report(state: &StatusState) -> Value {
+pub(super) fn report(state: &StatusState) -> Value {
     let view = state.reloader.view().load();
     let core = state.monitor.core();
     let now = Instant::now();
@@ -68,9 +68,13 @@ fn report(state: &StatusState) -> Value {
                 .iter()
                 .filter_map(|(prober, ballot)| {
                     let vote = ballot.votes.get(name)?;
+                    // What the prober said of its vote when it gossiped it: for people.
+                    let said = core.peers().get(prober).and_then(|peer| peer.votes.get(name));
                     Some(json!({
                         "from": prober,
                         "vote": vote_word(*vote),
+                        "status": said.map(|said| said.status.clone()),
+                        "latency_ms": said.and_then(|said| said.latency_us).map(|us| us as f64 / 1000.0),
                         "age_ms": millis(now.saturating_duration_since(ballot.at)),
                         "fresh": now.saturating_duration_since(ballot.at) <= max_age,
                         "isolated": isolated.iter().any(|i| i == prober),
@@ -86,14 +90,33 @@ fn report(state: &StatusState) -> Value {
                         crate::health::hysteresis::Vote::Down => Vote::Down,
                     }),
                     "status": target.state.status().to_string(),
+                    "latency_ms": target.latency.map(|l| l.as_secs_f64() * 1000.0),
                     "age_ms": target.last_result_at.map(|at| millis(now.saturating_duration_since(at))),
                     "fresh": true,
                     "isolated": local_isolated,
                 }));
             }
             let operator = core.operator().get(name);
+            // A region's backends as its node lists them: this node's own from its proxy,
+            // the others' from their last answer to this node's probe.
+            let (backends, backends_fresh) = if name == state.identity.region {
+                let local = state.local_health.load();
+                (serde_json::to_value(&local.backends).unwrap_or_default(), true)
+            } else {
+                (
+                    target.and_then(|t| t.backends.clone()).unwrap_or_else(|| json!([])),
+                    target.is_some_and(|t| t.error.is_none() && t.last_result_at.is_some()),
+                )
+            };
             json!({
                 "name": name,
+                "latitude": region.location.latitude,
+                "longitude": region.location.longitude,
+                "capacity": region.capacity,
+                "backends": backends,
+                // False when the region's last answer is older than this node's last probe of
+                // it: the backends are as it last reported them.
+                "backends_fresh": backends_fresh,
                 "up": health.is_none_or(|h| h.up),
                 "reason": health.map(|h| h.reason.clone()),
                 "in_transition": health.is_some_and(|h| h.transition),
@@ -194,6 +217,11 @@ fn millis(duration: std::time::Duration) -> u64 {
 /// `GET /api/v1/nodes`: this node and every node heard from in the gossip, with version and
 /// config hash; `drift` flags a node whose config differs from this one's.
 pub(super) async fn nodes(State(state): State<Arc<StatusState>>) -> Response {
+    Json(nodes_report(&state)).into_response()
+}
+
+/// The body of `GET /api/v1/nodes`.
+pub(super) fn nodes_report(state: &StatusState) -> Value {
     let view = state.reloader.view().load();
     let own_hash = view.config.content_hash.as_str();
     let core = state.monitor.core();
@@ -222,5 +250,5 @@ pub(super) async fn nodes(State(state): State<Arc<StatusState>>) -> Response {
         }));
     }
     let drift = nodes.iter().any(|node| node["drift"] == true);
-    Json(json!({ "drift": drift, "nodes": nodes })).into_response()
+    json!({ "drift": drift, "nodes": nodes })
 }

@@ -48,6 +48,8 @@ pub struct StatusState {
 /// The status router of one node.
 pub fn router(state: Arc<StatusState>) -> Router {
     Router::new()
+        .route("/", get(super::page::index))
+        .route("/assets/{file}", get(super::page::asset))
         .route("/healthz", get(healthz))
         .route("/-/reload", post(reload))
         .route("/metrics", get(metrics))
@@ -58,12 +60,25 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/api/v1/nodes", get(super::health_api::nodes))
         .route("/api/v1/events/stream", get(super::stream_api::events))
         .route("/api/v1/explain", get(super::explain_api::explain))
+        .route("/api/v1/dns", get(super::live_api::dns))
+        .route("/api/v1/dashboard/stream", get(super::live_api::stream))
         .route(
             "/api/v1/regions/{name}/{action}",
             post(super::health_api::operator_action),
         )
         .fallback(not_found)
+        .layer(axum::middleware::map_response(nosniff))
         .with_state(state)
+}
+
+/// Every answer is taken as the type it says: a JSON error echoing a hostile name is never
+/// sniffed into HTML.
+async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 async fn healthz(State(state): State<Arc<StatusState>>) -> Response {

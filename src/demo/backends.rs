@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http_body_util::Full;
@@ -130,6 +130,7 @@ impl DemoBackends {
     /// listeners (demo only).
     pub fn chaos_routes(&self) -> Router {
         Router::new()
+            .route("/demo/backends", get(list))
             .route("/demo/backends/{region}/{index}/{action}", post(chaos))
             .with_state(self.clone())
     }
@@ -146,6 +147,24 @@ impl DemoBackend {
     pub fn is_running(&self) -> bool {
         self.token().is_some()
     }
+}
+
+/// `GET /demo/backends`: every demo backend and whether it runs, for the dashboard's chaos
+/// controls.
+async fn list(State(backends): State<DemoBackends>) -> Response {
+    let list: Vec<_> = backends
+        .iter()
+        .map(|backend| {
+            json!({
+                "region": backend.region,
+                "index": backend.index,
+                "backend": backend.id,
+                "address": backend.address.to_string(),
+                "running": backend.is_running(),
+            })
+        })
+        .collect();
+    Json(json!({ "backends": list })).into_response()
 }
 
 async fn chaos(

@@ -162,6 +162,23 @@ pub async fn run(config_path: &Path, args: &DemoArgs) -> anyhow::Result<()> {
         .services
         .first()
         .map_or(config.zone.apex.to_string(), |s| s.name.to_string());
+    if let Some(status) = first_status {
+        writeln!(
+            out,
+            "\nDashboard: http://{status}/   (every status listener serves it)"
+        )?;
+        if configured_token {
+            writeln!(
+                out,
+                "  with admin actions: http://{status}/#token=<your token>   (read-only without it)"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  with admin actions: http://{status}/#token={token}   (read-only without it)"
+            )?;
+        }
+    }
     if let Some(dns) = first_dns {
         writeln!(out, "\nTry (any region's server gives the same answer):")?;
         for (who, subnet) in EXAMPLE_CLIENTS {

@@ -13,7 +13,7 @@ use anyhow::Context;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -146,6 +146,7 @@ impl DemoRegions {
     /// The chaos routes (regions, probes and backends) every status listener serves.
     fn routes(&self) -> Router {
         Router::new()
+            .route("/demo/regions", get(list))
             .route("/demo/regions/{region}/{action}", post(region_chaos))
             .route("/demo/probes/{from}/{to}/{action}", post(probe_chaos))
             .with_state(self.me.clone())
@@ -242,6 +243,32 @@ impl DemoRegions {
 
 fn refused(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// `GET /demo/regions`: every demo region, whether its node runs, and the cut probe paths,
+/// for the dashboard's chaos controls (which it shows only where this answers).
+async fn list(State(regions): State<Weak<DemoRegions>>) -> Response {
+    let Some(regions) = regions.upgrade() else {
+        return refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the demo is stopping".to_string(),
+        );
+    };
+    let list: Vec<_> = regions
+        .slots
+        .lock()
+        .await
+        .iter()
+        .map(|(name, slot)| json!({ "name": name, "running": slot.node.is_some() }))
+        .collect();
+    let cuts: Vec<_> = regions
+        .cuts
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .map(|(from, to)| json!({ "from": from, "to": to }))
+        .collect();
+    Json(json!({ "regions": list, "cuts": cuts })).into_response()
 }
 
 async fn region_chaos(

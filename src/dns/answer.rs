@@ -6,8 +6,10 @@ use hickory_proto::rr::{LowerName, Name, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
-use crate::decision::{self, SteeredAnswer};
+use crate::decision::{self, Decision, SteeredAnswer};
 use crate::geo::ClientAddress;
+use crate::steering::AnswerSource;
+use crate::telemetry::dns::{self as metrics, Steered};
 use crate::view::View;
 use crate::zone::End;
 
@@ -36,6 +38,8 @@ pub(crate) struct Reply {
     pub(crate) additionals: Vec<Record>,
     pub(crate) edns: Option<Edns>,
     pub(crate) dependence: Dependence,
+    /// For a steered name: what the metrics count the answer as.
+    pub(crate) steered: Option<Steered>,
 }
 
 impl Reply {
@@ -54,6 +58,7 @@ impl Reply {
             additionals: Vec::new(),
             edns: request_edns.map(|edns| server_edns(edns.flags().dnssec_ok)),
             dependence: Dependence::Fixed,
+            steered: None,
         }
     }
 
@@ -143,6 +148,7 @@ fn resolve(
             let decision = decision::decide(view, client, family);
             let shape = decision.steered_answer(view, family, service);
             reply.dependence = Dependence::Steered { service, shape };
+            reply.steered = Some(steered_labels(view, &shape, &decision));
             let steered = decision::render(&shape, view, &owner);
             reply.metadata.response_code = steered.response_code;
             if !steered.authoritative {
@@ -167,6 +173,23 @@ fn resolve(
         End::LeavesZone | End::TooLong => {}
     }
     0
+}
+
+/// The metrics labels of a steered answer: the region it names and the client's continent.
+pub(crate) fn steered_labels(view: &View, shape: &SteeredAnswer, decision: &Decision) -> Steered {
+    let region = match shape.source {
+        AnswerSource::Region(id) => view
+            .metric_slots
+            .get(usize::from(id.0))
+            .copied()
+            .unwrap_or(metrics::REGION_NONE),
+        AnswerSource::Fallback { .. } => metrics::REGION_FALLBACK,
+        AnswerSource::NoData | AnswerSource::ServFail => metrics::REGION_NONE,
+    };
+    Steered {
+        region,
+        continent: metrics::continent_slot(decision.placement.place.continent.as_deref()),
+    }
 }
 
 fn with_owner(record: &Record, owner: &Name) -> Record {

@@ -14,6 +14,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use super::answer::{self, Dependence, Reply};
 use super::encode::encode;
 use super::replay;
+use crate::telemetry::dns::{self as metrics, Answered, Transport};
 use crate::view::{SharedView, View};
 
 /// Cheap to clone: every socket loop and connection reads the node's one [`SharedView`],
@@ -28,23 +29,34 @@ impl DnsHandler {
         Self { view }
     }
 
-    /// Answers one UDP datagram into `out`. Returns false when nothing must be sent: too
-    /// short to carry a header, or a response (never answer those: reflection loops).
-    pub fn respond_datagram(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
+    /// Answers one UDP datagram into `out`, and counts it. `None` when nothing must be sent:
+    /// too short to carry a header, or a response (never answer those: reflection loops).
+    pub fn respond_datagram(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Answered> {
         let view = self.view.load();
         let plain = replay::parse(packet);
         if let Some(query) = &plain
-            && replay::replay(query, src, &view, out)
+            && let Some(steered) = replay::replay(query, src, &view, out)
         {
-            return true;
+            let answered = Answered {
+                transport: Transport::Udp,
+                qtype: Some(u16::from(query.record_type())),
+                // Cached replies carry no extended code (BADVERS is never cached).
+                rcode: u16::from(out[3] & 0x0F),
+                steered,
+            };
+            metrics::count(&answered);
+            return Some(answered);
         }
-        let Some(dependence) = respond(&view, packet, src, Protocol::Udp, out) else {
-            return false;
-        };
+        let (answered, dependence) = respond(&view, packet, src, Transport::Udp, out)?;
         if let (Some(query), Some(dependence)) = (&plain, dependence) {
             replay::remember(query, &view, dependence, out);
         }
-        true
+        Some(answered)
     }
 
     /// [`Self::respond_datagram`] without the reply cache: the full path, every time.
@@ -53,30 +65,45 @@ impl DnsHandler {
         packet: &[u8],
         src: SocketAddr,
         out: &mut Vec<u8>,
-    ) -> bool {
-        respond(&self.view.load(), packet, src, Protocol::Udp, out).is_some()
+    ) -> Option<Answered> {
+        respond(&self.view.load(), packet, src, Transport::Udp, out).map(|(answered, _)| answered)
     }
 
     /// Answers one message read from a TCP stream into `out` (no size limit but the 64 KiB of
-    /// the length prefix). Returns false when nothing must be sent.
-    pub fn respond_stream(&self, packet: &[u8], src: SocketAddr, out: &mut Vec<u8>) -> bool {
-        respond(&self.view.load(), packet, src, Protocol::Tcp, out).is_some()
+    /// the length prefix), and counts it. `None` when nothing must be sent.
+    pub fn respond_stream(
+        &self,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Answered> {
+        respond(&self.view.load(), packet, src, Transport::Tcp, out).map(|(answered, _)| answered)
     }
 }
 
-/// The full path for one message. `None`: send nothing. `Some(None)`: a reply not to be
-/// cached.
+/// The full path for one message, counted. `None`: send nothing. A dependence of `None`: a
+/// reply not to be cached.
 fn respond(
     view: &View,
     packet: &[u8],
     src: SocketAddr,
-    protocol: Protocol,
+    transport: Transport,
     out: &mut Vec<u8>,
-) -> Option<Option<Dependence>> {
+) -> Option<(Answered, Option<Dependence>)> {
     let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
     if header.metadata.message_type == MessageType::Response {
         return None;
     }
+    let protocol = match transport {
+        Transport::Udp => Protocol::Udp,
+        Transport::Tcp => Protocol::Tcp,
+    };
+    let mut answered = Answered {
+        transport,
+        qtype: None,
+        rcode: u16::from(ResponseCode::FormErr),
+        steered: None,
+    };
     let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, protocol) {
         Ok(request) => {
             let reply = answer::answer(view, &request);
@@ -84,6 +111,13 @@ fn respond(
                 Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
                 _ => u16::MAX,
             };
+            answered.qtype = request
+                .queries
+                .queries()
+                .first()
+                .map(|query| u16::from(query.query_type()));
+            answered.rcode = u16::from(reply.metadata.response_code);
+            answered.steered = reply.steered;
             (
                 encode(&reply, Some(&request.queries), limit, out),
                 Some(reply.dependence),
@@ -95,13 +129,19 @@ fn respond(
             (encode(&reply, None, 512, out), None)
         }
     };
-    match encoded {
-        Ok(()) => Some(dependence),
+    let dependence = match encoded {
+        Ok(()) => dependence,
         Err(error) => {
             tracing::warn!(%error, %src, "cannot encode a reply");
-            server_failure(header.metadata.id, out).then_some(None)
+            if !server_failure(header.metadata.id, out) {
+                return None;
+            }
+            answered.rcode = u16::from(ResponseCode::ServFail);
+            None
         }
-    }
+    };
+    metrics::count(&answered);
+    Some((answered, dependence))
 }
 
 /// A bare SERVFAIL, for when a reply cannot be encoded.

@@ -20,9 +20,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use hickory_proto::rr::RecordType;
 use rustc_hash::FxHashMap;
 
-use super::answer::{Dependence, SERVER_PAYLOAD};
+use super::answer::{Dependence, SERVER_PAYLOAD, steered_labels};
 use crate::decision::{self, SteeredAnswer};
 use crate::geo::ClientAddress;
+use crate::telemetry::dns::Steered;
 use crate::view::View;
 
 /// Entries per thread before the cache starts over (random names must not grow it forever).
@@ -180,7 +181,8 @@ impl PlainQuery<'_> {
         question.len() + 1
     }
 
-    fn record_type(&self) -> RecordType {
+    /// The question's type.
+    pub(crate) fn record_type(&self) -> RecordType {
         let question = self.question();
         let at = question.len() - 4;
         RecordType::from(u16::from_be_bytes([question[at], question[at + 1]]))
@@ -227,41 +229,40 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new((0, FxHashMap::default()));
 }
 
-/// Writes the reply to `query` into `out` from the cache; false on a miss.
+/// Writes the reply to `query` into `out` from the cache: `None` on a miss, else the
+/// metrics labels of a steered answer (`Some(None)` for a fixed one).
 pub(crate) fn replay(
     query: &PlainQuery<'_>,
     source: SocketAddr,
     view: &View,
     out: &mut Vec<u8>,
-) -> bool {
+) -> Option<Option<Steered>> {
     let mut key = [0u8; MAX_QUESTION + 1];
     let key_len = query.key(&mut key);
     CACHE.with(|cache| {
         let (generation, entries) = &*cache.borrow();
         if *generation != view.generation {
-            return false;
+            return None;
         }
-        let (bytes, scope) = match entries.get(&key[..key_len]) {
-            None => return false,
-            Some(Entry::Fixed(bytes)) => (bytes, 0),
-            Some(Entry::Steered { service, by_shape }) => {
+        let (bytes, scope, steered) = match entries.get(&key[..key_len])? {
+            Entry::Fixed(bytes) => (bytes, 0, None),
+            Entry::Steered { service, by_shape } => {
                 let family = view.family_for(query.record_type());
                 let decision = decision::decide(view, query.client(source), family);
                 let shape = decision.steered_answer(view, family, *service);
-                match by_shape.get(&shape) {
-                    Some(bytes) => (bytes, decision.steered_scope()),
-                    None => return false,
-                }
+                let bytes = by_shape.get(&shape)?;
+                let labels = steered_labels(view, &shape, &decision);
+                (bytes, decision.steered_scope(), Some(labels))
             }
         };
         if bytes.len() + query.opt_len() > query.limit() {
             // Would not fit this client's buffer: the full path truncates.
-            return false;
+            return None;
         }
         out.clear();
         out.extend_from_slice(bytes);
         patch(query, scope, out);
-        true
+        Some(steered)
     })
 }
 

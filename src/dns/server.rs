@@ -8,7 +8,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -19,6 +19,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use super::handler::DnsHandler;
+use crate::telemetry::dns::{self as metrics, Transport};
 
 /// How often a blocked UDP loop wakes up to notice shutdown.
 const UDP_WAKE: Duration = Duration::from_millis(200);
@@ -114,6 +115,7 @@ pub fn serve_udp(
     let mut receive = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut send = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     while !shutdown.is_cancelled() {
+        let read_at;
         destinations.clear();
         lengths.clear();
         {
@@ -129,7 +131,10 @@ pub fn serve_udp(
                 MsgFlags::MSG_WAITFORONE,
                 None,
             ) {
-                Ok(received) => received,
+                Ok(received) => {
+                    read_at = Instant::now();
+                    received
+                }
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
                 Err(error) => {
                     // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED): not fatal.
@@ -149,13 +154,14 @@ pub fn serve_udp(
                     continue;
                 }
                 let reply = &mut replies[destinations.len()];
-                if handler.respond_datagram(packet, source, reply) {
+                if handler.respond_datagram(packet, source, reply).is_some() {
                     lengths.push(reply.len());
                     destinations.push(Some(address));
                 }
             }
         }
         send_all(fd, &mut send, &replies[..destinations.len()], &destinations);
+        metrics::time(Transport::Udp, destinations.len() as u64, read_at.elapsed());
     }
     Ok(())
 }

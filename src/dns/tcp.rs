@@ -7,7 +7,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::DnsHandler;
 use crate::net::{self, Conn, Limits};
+use crate::telemetry::dns::{self as metrics, Transport};
 
 /// Reading the rest of a message once its first byte arrived, and writing replies (Knot:
 /// 0.5 s). Past this a peer is stalling on purpose.
@@ -67,6 +68,9 @@ async fn serve_connection(
     // Framed replies not yet written. Empty whenever the loop may wait for the peer, so a
     // peer never waits for a reply we hold.
     let mut framed = Vec::with_capacity(514);
+    // How many replies `framed` holds, and when the first of their queries was read.
+    let mut held = 0;
+    let mut first_read_at = Instant::now();
     loop {
         if reader.buffer().is_empty() {
             // The idle point: nothing received and nothing owed.
@@ -81,7 +85,11 @@ async fn serve_connection(
         ) {
             return;
         }
-        if handler.respond_stream(&query, peer, &mut reply) {
+        if framed.is_empty() {
+            first_read_at = Instant::now();
+        }
+        if handler.respond_stream(&query, peer, &mut reply).is_some() {
+            held += 1;
             let Ok(length) = u16::try_from(reply.len()) else {
                 return;
             };
@@ -100,7 +108,9 @@ async fn serve_connection(
             ) {
                 return;
             }
+            metrics::time(Transport::Tcp, held, first_read_at.elapsed());
             framed.clear();
+            held = 0;
         }
     }
 }

@@ -42,6 +42,10 @@ pub struct GossipVote {
     pub status: String,
     /// How long the vote has held, in ms.
     pub for_ms: u64,
+    /// The latency of the responder's last probe of the region, in microseconds (for
+    /// people, never counted; absent from older nodes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
 }
 
 /// [`Vote`] on the wire.
@@ -110,6 +114,7 @@ mod tests {
                         vote: WireVote::Down,
                         status: "down".to_string(),
                         for_ms: 1200,
+                        latency_us: None,
                     },
                 ),
                 (
@@ -118,6 +123,7 @@ mod tests {
                         vote: WireVote::Up,
                         status: "up".to_string(),
                         for_ms: 50_000,
+                        latency_us: Some(830),
                     },
                 ),
             ]),

@@ -190,7 +190,11 @@ async fn thousands_of_malformed_datagrams_then_valid_queries() {
     let source: SocketAddr = "192.0.2.10:5353".parse().unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     for packet in &hostile {
-        if server.handler.respond_datagram(packet, source, &mut out) {
+        if server
+            .handler
+            .respond_datagram(packet, source, &mut out)
+            .is_some()
+        {
             let reply = hickory_proto::op::Message::from_vec(&out)
                 .unwrap_or_else(|e| panic!("reply to {packet:02x?} is malformed: {e}"));
             assert_eq!(

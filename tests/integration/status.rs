@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
 use http_body_util::BodyExt;
 use meridian::dashboard::{NodeIdentity, StatusState, router};
 use meridian::health::monitor::Monitor;
@@ -372,4 +374,74 @@ async fn a_path_that_cannot_be_read_is_a_json_400_after_the_token() {
     // An admin action checks the token before it reads the path.
     let (status, _) = call(state, "POST", "/api/v1/regions/%FF/drain", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The value of one sample line of an exposition, 0 when the series is absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.parse().unwrap_or_else(|e| panic!("{e}")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_queries_are_counted_on_the_cache_path_and_the_full_path_alike() {
+    let server = Server::start(CITY).await;
+    let london = || query_ecs("www.gtm.test", RecordType::A, "81.2.69.142", 32);
+    // The first answer takes the full path, the next two come from the reply cache.
+    for _ in 0..3 {
+        assert_eq!(region_of(&server.udp(&london()).await), "eu-west");
+    }
+    let missing = server
+        .udp(&query("nosuch.gtm.test", RecordType::AAAA))
+        .await;
+    assert_eq!(missing.metadata.response_code, ResponseCode::NXDomain);
+    for _ in 0..2 {
+        assert_eq!(region_of(&server.tcp(&london()).await), "eu-west");
+    }
+    let text = reqwest::get(format!("http://{}/metrics", server.status))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let queries = |labels: &str| sample(&text, &format!("meridian_dns_queries_total{{{labels}}}"));
+    assert_eq!(
+        queries(r#"protocol="udp",qtype="A",rcode="NOERROR",region="eu-west""#),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        queries(r#"protocol="udp",qtype="AAAA",rcode="NXDOMAIN",region="none""#),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        queries(r#"protocol="tcp",qtype="A",rcode="NOERROR",region="eu-west""#),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"meridian_dns_steered_answers_total{continent="EU",region="eu-west"}"#
+        ),
+        5.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"meridian_dns_answer_duration_seconds_count{protocol="udp"}"#
+        ),
+        4.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"meridian_dns_answer_duration_seconds_count{protocol="tcp"}"#
+        ),
+        2.0,
+        "{text}"
+    );
 }

@@ -34,6 +34,8 @@ pub struct Target {
     /// When the last applied result arrived.
     pub last_result_at: Option<Instant>,
     pub latency: Option<Duration>,
+    /// The backends the region listed in its last answer (its `/healthz` `backends`).
+    pub backends: Option<serde_json::Value>,
     /// Why the last probe failed; `None` after a good one.
     pub error: Option<String>,
     /// When the probe of the last applied result was sent; older results are ignored.
@@ -73,6 +75,8 @@ pub struct PeerInfo {
     pub config_hash: String,
     /// When this was heard (for a local node: when asked).
     pub heard: Instant,
+    /// Its votes as it last gossiped them, with status and probe latency (for people).
+    pub votes: BTreeMap<String, GossipVote>,
 }
 
 /// A probe to send now.
@@ -150,6 +154,7 @@ impl Core {
                     was_unhealthy: false,
                     last_result_at: None,
                     latency: None,
+                    backends: None,
                     error: None,
                     last_applied_sent: None,
                     probes_sent: 0,
@@ -242,6 +247,9 @@ impl Core {
             target.last_result_at = Some(now);
             target.latency = Some(result.latency);
             target.error = result.error.clone();
+            if result.ok {
+                target.backends = result.backends.clone();
+            }
             target.report = if result.ok {
                 result.report.clone()
             } else {
@@ -277,6 +285,7 @@ impl Core {
                     version: gossip.version.clone(),
                     config_hash: gossip.config_hash.clone(),
                     heard: now,
+                    votes: gossip.votes.clone(),
                 },
             );
             for changed in self.operator.merge(&gossip.operator) {
@@ -347,6 +356,9 @@ impl Core {
                             vote: vote_of(&target.state).into(),
                             status: target.state.status().to_string(),
                             for_ms: millis(now.saturating_duration_since(since)),
+                            latency_us: target.latency.map(|latency| {
+                                u64::try_from(latency.as_micros()).unwrap_or(u64::MAX)
+                            }),
                         },
                     )
                 })

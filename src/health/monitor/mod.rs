@@ -79,6 +79,7 @@ impl Monitor {
             version: version.to_string(),
             config_hash: config_hash.to_string(),
             heard: now,
+            votes: Default::default(),
         };
         self.core().gossip(&myself, now)
     }

@@ -129,5 +129,6 @@ fn cut_result() -> ProbeResult {
         report: SelfReport::Unknown,
         error: Some("cut by the demo's chaos control".to_string()),
         gossip: None,
+        backends: None,
     }
 }

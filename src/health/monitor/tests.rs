@@ -94,9 +94,11 @@ impl World {
                                 version: "test".to_string(),
                                 config_hash: "hash".to_string(),
                                 heard: now,
+                                votes: Default::default(),
                             },
                             now,
                         )),
+                        backends: None,
                     }
                 } else {
                     ProbeResult {
@@ -105,6 +107,7 @@ impl World {
                         report: SelfReport::Unknown,
                         error: Some("refused".to_string()),
                         gossip: None,
+                        backends: None,
                     }
                 };
                 self.nodes[from].observe(&probe.region, now, &result, now, &self.timelines[from]);
@@ -365,6 +368,7 @@ fn results_that_come_back_out_of_order_are_ignored() {
         report: SelfReport::Unknown,
         error: Some("timed out".to_string()),
         gossip: None,
+        backends: None,
     };
     let good = ProbeResult {
         ok: true,

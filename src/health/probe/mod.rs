@@ -31,6 +31,8 @@ pub struct ProbeResult {
     /// What the responder gossips (its votes, config hash, operator state), when it
     /// answered with some that could be read.
     pub gossip: Option<Gossip>,
+    /// The backends the region lists (its `/healthz` `backends`), for the dashboard.
+    pub backends: Option<serde_json::Value>,
 }
 
 /// The HTTP clients of one node's probes: one that keeps connections alive and one that
@@ -77,6 +79,7 @@ impl Prober {
         }
         .await;
         let latency = started.elapsed();
+        let mut backends = None;
         let (ok, report, error, gossip) = match outcome {
             Ok((status, body)) => {
                 let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
@@ -85,6 +88,7 @@ impl Prober {
                     .as_ref()
                     .filter(|_| ok)
                     .and_then(Gossip::from_status_body);
+                backends = json.as_ref().and_then(|json| json.get("backends")).cloned();
                 (ok, report, error, gossip)
             }
             Err(error) => (false, SelfReport::Unknown, Some(describe(&error)), None),
@@ -95,6 +99,7 @@ impl Prober {
             report,
             error,
             gossip,
+            backends,
         }
     }
 }

@@ -4,6 +4,9 @@
 //! Installed once per process, before a node registers its handles: a handle registered
 //! before the recorder exists counts into nothing. Histograms whose name ends in `_seconds`
 //! get fixed buckets (100 us to 10 s), so a scrape costs the same however many samples came in.
+//! The DNS path's counts are kept apart, per thread, and appended ([`dns`]).
+
+pub mod dns;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -50,7 +53,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 pub fn render() -> Option<String> {
     HANDLE.get().and_then(Option::as_ref).map(|handle| {
         handle.run_upkeep();
-        handle.render()
+        let mut text = handle.render();
+        dns::render_into(&mut text);
+        text
     })
 }
 

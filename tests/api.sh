@@ -24,9 +24,10 @@ SEED=${API_SEED:-20261201}
 TIME_LIMIT=${API_TIME_LIMIT:-150}
 BASE=http://127.0.1.1:$STATUS_PORT
 DOCUMENT_URL=$BASE/api/v1/openapi.json
-# The event stream never ends: schemathesis would wait on it until its request timeout.
-# tests/integration/status.rs reads it (an event arrives, the stream ends with the node).
-EXCLUDED_PATH=/api/v1/events/stream
+# The event streams never end: schemathesis would wait on them until its request timeout.
+# The integration tests read them (tests/integration/status.rs, dashboard.rs, openapi.rs:
+# events arrive, a snapshot has the documented shape, a stream ends with its node).
+EXCLUDED_PATHS=(/api/v1/events/stream /api/v1/dashboard/stream)
 TOKEN=api-check-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 WORK=$(mktemp -d)
 DEMO=
@@ -81,7 +82,7 @@ for _ in $(seq 1 50); do
 done
 [ "$ready" = yes ] || abort_demo "the demo did not start, or another node answers on $BASE"
 
-# The operations schemathesis must check: every one the served document has, but the stream
+# The operations schemathesis must check: every one the served document has, but the streams
 # and the document's own (schemathesis never tests the URL it read the document from; the
 # integration tests do).
 expected=$(curl -s --max-time 2 "$DOCUMENT_URL" | python3 -c '
@@ -89,7 +90,7 @@ import json, sys
 methods = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 paths = json.load(sys.stdin)["paths"]
 print(sum(1 for path, item in paths.items() if path not in sys.argv[1:] for m in item if m in methods))
-' "$EXCLUDED_PATH" "${DOCUMENT_URL#"$BASE"}") || abort "cannot read $DOCUMENT_URL"
+' "${EXCLUDED_PATHS[@]}" "${DOCUMENT_URL#"$BASE"}") || abort "cannot read $DOCUMENT_URL"
 [ "$expected" -gt 0 ] || abort "the document has no operations"
 
 # Run from the work folder: schemathesis keeps nothing in the repository. Every check but
@@ -98,6 +99,8 @@ print(sum(1 for path, item in paths.items() if path not in sys.argv[1:] for m in
 # what the DNS library reads (it also takes an empty name, `*` labels, `\` escapes and any
 # letter case), so valid queries would count as failures. Negative cases are still sent,
 # and their answers checked like every other.
+excluded=()
+for path in "${EXCLUDED_PATHS[@]}"; do excluded+=(--exclude-path "$path"); done
 seed=(--seed "$SEED")
 [ "$SEED" = random ] && seed=()
 (
@@ -105,7 +108,7 @@ seed=(--seed "$SEED")
         timeout --kill-after=10 "$TIME_LIMIT" python3 -m schemathesis.cli --no-color run "$DOCUMENT_URL" \
             --checks all \
             --exclude-checks negative_data_rejection \
-            --exclude-path "$EXCLUDED_PATH" \
+            "${excluded[@]}" \
             --header "Authorization: Bearer $TOKEN" \
             --max-examples "$MAX_EXAMPLES" \
             "${seed[@]}" \

@@ -13,6 +13,7 @@ use meridian::dashboard::{StatusState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use crate::dashboard::next_event;
 use crate::status::state_in;
 use crate::support::*;
 
@@ -32,6 +33,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/stream"),
     ("get", "/api/v1/nodes"),
+    ("get", "/api/v1/dns"),
+    ("get", "/api/v1/dashboard/stream"),
     ("get", "/api/v1/explain"),
 ];
 
@@ -349,8 +352,26 @@ async fn real_responses_match_the_document() {
     assert_documented(&document, "post", "/-/reload", &reload);
     let openapi = get("/api/v1/openapi.json").await;
     assert_documented(&document, "get", "/api/v1/openapi.json", &openapi);
-    let stream = get("/api/v1/events/stream").await;
-    assert_documented(&document, "get", "/api/v1/events/stream", &stream);
+    assert_documented(&document, "get", "/api/v1/dns", &get("/api/v1/dns").await);
+    for stream in ["/api/v1/events/stream", "/api/v1/dashboard/stream"] {
+        assert_documented(&document, "get", stream, &get(stream).await);
+    }
+    // The dashboard stream's first event is a snapshot, of the documented shape.
+    let response = router(state.clone())
+        .oneshot(
+            Request::builder()
+                .uri("/api/v1/dashboard/stream")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (event, data) = next_event(&mut response.into_body()).await;
+    assert_eq!(event, "snapshot");
+    let snapshot: Value = serde_json::from_str(&data).unwrap();
+    let schema = json!({ "$ref": "#/components/schemas/DashboardSnapshot" });
+    let errors = schema_errors(&document, &schema, &snapshot);
+    assert!(errors.is_empty(), "{errors:#?}\n{snapshot:#}");
 }
 
 #[test]

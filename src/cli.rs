@@ -1,4 +1,4 @@
-//! Command line: `demo`, `run`, `check-config`, `explain`, `reload`, `region`.
+//! Command line: `demo`, `run`, `check-config`, `explain`, `reload`, `region`, `backend`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +49,39 @@ pub enum Command {
     Reload(ReloadArgs),
     /// Drain, undrain or force up a region, through any running node; every node follows.
     Region(RegionArgs),
+    /// Drain or undrain one backend of a region's proxy, through a node of that region.
+    Backend(BackendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackendArgs {
+    #[arg(value_enum)]
+    pub action: BackendAction,
+    /// The backend's id (`[[proxy.backend]] id`).
+    pub id: String,
+    /// The backend's region; the node (--node) must be one of that region's.
+    #[arg(long)]
+    pub region: String,
+    #[command(flatten)]
+    pub admin: ReloadArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendAction {
+    /// No new requests (sticky sessions and requests in flight go on); kept across restarts.
+    Drain,
+    /// Back to taking new requests.
+    Undrain,
+}
+
+impl BackendAction {
+    /// The admin API's word for it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Drain => "drain",
+            Self::Undrain => "undrain",
+        }
+    }
 }
 
 #[derive(Debug, Args)]

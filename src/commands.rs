@@ -1,4 +1,4 @@
-//! The one-shot commands: `check-config`, `explain`, `reload`, `region`.
+//! The one-shot commands: `check-config`, `explain`, `reload`, `region`, `backend`.
 
 use std::io::Write;
 use std::path::Path;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::cli::{ExplainArgs, RegionArgs, ReloadArgs};
+use crate::cli::{BackendArgs, ExplainArgs, RegionArgs, ReloadArgs};
 use crate::reload::Source;
 
 /// `meridian check-config`: validates everything a node would load, serves nothing.
@@ -113,6 +113,21 @@ pub async fn region(args: &RegionArgs) -> anyhow::Result<()> {
     admin_post(
         &args.admin,
         &format!("/api/v1/regions/{}/{}", args.name, args.action.path()),
+    )
+    .await
+}
+
+/// `meridian backend drain|undrain ID --region R --node URL`: one backend of the region's
+/// proxy, through a node of that region (it keeps the change in its state dir).
+pub async fn backend(args: &BackendArgs) -> anyhow::Result<()> {
+    admin_post(
+        &args.admin,
+        &format!(
+            "/api/v1/regions/{}/backends/{}/{}",
+            args.region,
+            args.id,
+            args.action.path()
+        ),
     )
     .await
 }

@@ -22,6 +22,9 @@ fn main() -> ExitCode {
         Command::Region(args) => {
             runtime().and_then(|rt| rt.block_on(meridian::commands::region(args)))
         }
+        Command::Backend(args) => {
+            runtime().and_then(|rt| rt.block_on(meridian::commands::backend(args)))
+        }
         Command::Demo(args) => {
             runtime().and_then(|rt| rt.block_on(meridian::demo::run(&cli.config, args)))
         }

@@ -21,7 +21,7 @@ use crate::cli::RunArgs;
 use crate::dashboard::{self, NodeIdentity, StatusState};
 use crate::dns::{self, DnsHandler, DnsSockets};
 use crate::health::monitor::Monitor;
-use crate::health::{self, LocalHealth, SharedLocalHealth};
+use crate::health::{self, BackendDrains, LocalHealth, SharedBackendControl, SharedLocalHealth};
 use crate::proxy::{self, Proxy};
 use crate::region::PeerAddresses;
 use crate::reload::{ListenFromConfig, Reloader, Source};
@@ -167,6 +167,11 @@ impl RegionNode {
             Monitor::new(&identity.region, &health)
                 .with_context(|| format!("region {}: cannot start", identity.region))?,
         );
+        // Read now, before anything is spawned: a drain is in force from the first request.
+        let drains = (!sockets.http.is_empty())
+            .then(|| BackendDrains::open(health.backend_drain_file(&identity.region)))
+            .transpose()
+            .with_context(|| format!("region {}: cannot start", identity.region))?;
         let node = Self {
             region: identity.region.clone(),
             reloader,
@@ -201,13 +206,30 @@ impl RegionNode {
         }
         let local_health: SharedLocalHealth =
             Arc::new(ArcSwap::from_pointee(LocalHealth::unknown()));
-        if !sockets.http.is_empty() {
+        let mut backend_control: Option<SharedBackendControl> = None;
+        if let Some(drains) = drains {
             let proxy = Proxy::new(
                 &node.region,
                 node.view().clone(),
                 local_health.clone(),
                 peers.clone(),
+                drains,
             );
+            backend_control = Some(proxy.clone());
+            if let Some(writer) = proxy.take_access_log_writer() {
+                let (reloader, shutdown) = (node.reloader.clone(), node.shutdown.clone());
+                // Every reload, applied or not, reopens the access log file (log rotation).
+                let reloads = move || {
+                    let stats = &reloader.stats;
+                    [&stats.applied, &stats.unchanged, &stats.failed]
+                        .iter()
+                        .map(|count| count.load(std::sync::atomic::Ordering::Relaxed))
+                        .sum::<u64>()
+                };
+                node.supervise_blocking("the access log writer".to_string(), move || {
+                    writer.run(reloads, shutdown)
+                });
+            }
             let (checked, stop_checks) = (proxy.clone(), node.shutdown.clone());
             node.supervise("the backend health checks".to_string(), async move {
                 proxy::run_checks(checked, stop_checks).await;
@@ -244,6 +266,7 @@ impl RegionNode {
                 local_health,
                 monitor,
                 shutdown: node.shutdown.clone(),
+                backends: backend_control,
             });
             let shutdown = node.shutdown.clone();
             node.supervise("the status listener".to_string(), async move {

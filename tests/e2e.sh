@@ -62,6 +62,7 @@ for _ in $(seq 1 50); do
     sleep 0.2
 done
 check "demo started and answers" test "$started" = yes
+[ "$started" = yes ] || { echo "demo log (tail):"; tail -15 "$WORK/demo.log"; }
 
 check "demo prints what to try" contains "dig @127\.0\.[0-9]\.1 -p $DNS_PORT www\.gtm\.test\. A \+subnet=" cat "$WORK/demo.log"
 check "London client -> eu-west, aa, ECS echoed" contains "flags: qr aa" "CLIENT-SUBNET: 81\.2\.69\.0/24/" "IN\s+A\s+127\.0\.2\.1$" -- q www.gtm.test A +subnet=81.2.69.142/24
@@ -137,6 +138,11 @@ print(len(names), "families; missing:", missing, "; udp A NOERROR eu-west:", lon
 sys.exit(1 if missing or london < 2 or timed < london else 0)'
 }
 check "/metrics parses with prometheus_client: health, proxy and DNS families, DNS queries counted" metrics_parse
+grafana_uses_exported() {
+    curl -s --max-time 3 "http://127.0.1.1:$STATUS_PORT/metrics" >"$WORK/metrics.txt"
+    python3 tools/grafana/check.py --metrics "$WORK/metrics.txt"
+}
+check "every metric the Grafana dashboard queries is exported by the running node" grafana_uses_exported
 # eu-west said it was unhealthy: it gets London back only after a hold-down of healthy
 # reports (10 s, as after a down vote), and answers keep the short transition TTL until the
 # verdict has settled. The checks below need the settled state.

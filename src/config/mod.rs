@@ -275,7 +275,8 @@ pub struct RegionHealthSettings {
     /// Every this many probes of a region, one opens a fresh connection: a kept-alive
     /// connection can stay green while new ones fail (a full accept queue, a firewall).
     pub fresh_every: u32,
-    /// Where each node keeps its operator state file (`operator-<region>.json`).
+    /// Where each node keeps its operator state file (`operator-<region>.json`) and its
+    /// backend drains (`backends-<region>.json`).
     pub state_dir: PathBuf,
 }
 
@@ -290,6 +291,11 @@ impl RegionHealthSettings {
     /// The operator state file of `region`'s node.
     pub fn state_file(&self, region: &str) -> PathBuf {
         self.state_dir.join(format!("operator-{region}.json"))
+    }
+
+    /// The backend drain file of `region`'s node.
+    pub fn backend_drain_file(&self, region: &str) -> PathBuf {
+        self.state_dir.join(format!("backends-{region}.json"))
     }
 }
 

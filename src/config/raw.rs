@@ -253,6 +253,11 @@ pub(super) struct RawProxy {
     /// Requests that find no backend go to the nearest healthy other region's proxy.
     #[serde(default = "default_spillover")]
     pub(super) spillover: bool,
+    /// `off` (default), `common`, `combined` or `json`.
+    #[serde(default = "default_access_log")]
+    pub(super) access_log: String,
+    /// A file (relative to `meridian.toml`), or `-` for stdout (the default).
+    pub(super) access_log_path: Option<PathBuf>,
     #[serde(default, rename = "backend")]
     pub(super) backends: Vec<RawBackend>,
     #[serde(default)]
@@ -279,6 +284,9 @@ fn default_healthy_share() -> f64 {
 }
 fn default_spillover() -> bool {
     true
+}
+fn default_access_log() -> String {
+    "off".to_string()
 }
 
 /// `load_factor` of a `consistent-hash` policy that does not set it.

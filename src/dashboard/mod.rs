@@ -2,8 +2,10 @@
 //! `/metrics`, and admin actions.
 //!
 //! Built by [`router`] and testable without a socket (`tower::ServiceExt::oneshot`). It reads
-//! the node's published view and never imports `dns` or `proxy`.
+//! the node's published view and never imports `dns` or `proxy`: backend drains go through
+//! the `health::BackendControl` handle the node gives it.
 
+mod backend_api;
 mod explain_api;
 mod health_api;
 mod live_api;

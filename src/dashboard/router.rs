@@ -43,6 +43,8 @@ pub struct StatusState {
     pub monitor: Arc<Monitor>,
     /// The node's: long-lived responses (the event stream) end when it is cancelled.
     pub shutdown: CancellationToken,
+    /// The region's proxy, for backend drains; `None` on a node without an HTTP listener.
+    pub backends: Option<crate::health::SharedBackendControl>,
 }
 
 /// The status router of one node.
@@ -65,6 +67,10 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route(
             "/api/v1/regions/{name}/{action}",
             post(super::health_api::operator_action),
+        )
+        .route(
+            "/api/v1/regions/{name}/backends/{id}/{action}",
+            post(super::backend_api::backend_action),
         )
         .fallback(not_found)
         .layer(axum::middleware::map_response(nosniff))

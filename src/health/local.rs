@@ -13,8 +13,13 @@ pub struct BackendReport {
     pub id: String,
     pub address: String,
     pub weight: u32,
-    /// `healthy`, `ejected` or `down`.
+    /// `healthy`, `draining` (healthy, drained by the operator: no new requests, sticky
+    /// sessions and requests in flight go on), `ejected` or `down`. Only `healthy` counts
+    /// toward the region's healthy capacity.
     pub state: &'static str,
+    /// Drained by the operator, whatever its health (a drained backend that is down is
+    /// `down`, and still drained when it comes back).
+    pub drained: bool,
     pub in_flight: u32,
 }
 
@@ -90,6 +95,7 @@ mod tests {
             address: "127.0.0.1:1".to_string(),
             weight,
             state,
+            drained: state == "draining",
             in_flight: 0,
         }
     }
@@ -105,6 +111,22 @@ mod tests {
         let health =
             LocalHealth::from_backends(vec![backend("healthy", 3), backend("ejected", 1)], 0.5);
         assert!(health.is_healthy());
+    }
+
+    #[test]
+    fn a_draining_backend_is_not_healthy_capacity() {
+        let health =
+            LocalHealth::from_backends(vec![backend("healthy", 1), backend("draining", 1)], 0.5);
+        assert_eq!((health.healthy_backends, health.total_backends), (1, 2));
+        assert!((health.healthy_capacity_share - 0.5).abs() < 1e-9);
+        assert!(health.is_healthy());
+        let health =
+            LocalHealth::from_backends(vec![backend("healthy", 1), backend("draining", 3)], 0.5);
+        assert!(!health.is_healthy(), "draining weight counted as healthy");
+        // Every backend drained: the region takes no new traffic, so it says so.
+        let health = LocalHealth::from_backends(vec![backend("draining", 1)], 0.0);
+        assert_eq!(health.healthy_backends, 0);
+        assert!(!health.is_healthy());
     }
 
     #[test]

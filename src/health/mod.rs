@@ -4,8 +4,11 @@
 //! cross-region health issue) will feed [`hysteresis`] (one prober's view of each region)
 //! and [`quorum`] (the verdict from every vantage point's votes) and publish the verdicts as
 //! [`HealthSnapshot`]s, keyed by region name, into the node's view. [`local`] is the
-//! region's own backend capacity, published by its proxy and reported on `/healthz`.
+//! region's own backend capacity, published by its proxy and reported on `/healthz`;
+//! [`backend_drain`] the operator's drains of single backends and the proxy's control handle.
 
+mod atomic_file;
+pub mod backend_drain;
 pub mod events;
 pub mod gossip;
 pub mod hysteresis;
@@ -16,5 +19,6 @@ pub mod probe;
 pub mod quorum;
 mod snapshot;
 
+pub use backend_drain::{BackendControl, BackendDrains, SharedBackendControl};
 pub use local::{BackendReport, LocalHealth, SharedLocalHealth};
 pub use snapshot::{HealthSnapshot, HealthTable, RegionHealth};

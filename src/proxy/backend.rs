@@ -21,6 +21,9 @@ pub(crate) struct BackendState {
     /// A copy of `health.available(now)`, refreshed at every observation and checker tick,
     /// so that a pick reads one atomic.
     available: AtomicBool,
+    /// Drained by the operator: the balancer does not pick it; sticky sessions that name it
+    /// and requests in flight go on, and its health checks keep running.
+    draining: AtomicBool,
     /// Set by a failure, cleared by the success that follows: while clear, a success does
     /// not need the health lock.
     suspect: AtomicBool,
@@ -41,6 +44,7 @@ impl BackendState {
             address: backend.address,
             in_flight: AtomicU32::new(0),
             available: AtomicBool::new(true),
+            draining: AtomicBool::new(false),
             suspect: AtomicBool::new(false),
             health: Mutex::new(BackendHealth::new()),
             checking: AtomicBool::new(false),
@@ -64,8 +68,20 @@ impl BackendState {
         }
     }
 
+    /// Healthy and not ejected: it may serve (a drained backend too, for its sticky
+    /// sessions).
     pub(crate) fn is_available(&self) -> bool {
         self.available.load(Ordering::Relaxed)
+    }
+
+    /// Drained by the operator: the balancer never picks it.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Drains or undrains it; true when that changed something.
+    pub(crate) fn set_draining(&self, draining: bool) -> bool {
+        self.draining.swap(draining, Ordering::Relaxed) != draining
     }
 
     /// Feeds a passive outcome or an active check result. `may_eject` is the set's
@@ -144,11 +160,18 @@ impl BackendState {
     }
 
     pub(crate) fn report(&self, weight: u32, now: Instant) -> BackendReport {
+        let drained = self.is_draining();
+        let state = match self.status(now) {
+            // Down and ejected take nothing, sticky sessions included: they say more.
+            Status::Healthy if drained => "draining",
+            status => state_name(status),
+        };
         BackendReport {
             id: self.id.clone(),
             address: self.address.to_string(),
             weight,
-            state: state_name(self.status(now)),
+            state,
+            drained,
             in_flight: self.in_flight.load(Ordering::Relaxed),
         }
     }

@@ -18,11 +18,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use http_body_util::Either;
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery};
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 
+use super::access_log::{Pending, ServedBody, ServedBy};
 use super::backend::{BackendState, InFlight};
 use super::backend_health::{Observation, Outcome};
 use super::balance::hash_key;
@@ -30,27 +32,68 @@ use super::body::{ClientBody, RequestBody};
 use super::headers::{self, Peer};
 use super::metrics::RetryReason;
 use super::pool::Sender;
-use super::spillover::{self, SPILLOVER};
+use super::spillover::{self, PeerState, SPILLOVER};
 use super::state::{Proxy, Snapshot};
 use super::upstream::{self, Delivery, Lease};
 use super::{pages, sticky};
 use crate::region::proxy::{HashKey, Policy, RetryOn, StickyDown};
 
-/// Serves one request; never fails (errors become pages).
+/// Serves one request; never fails (errors become pages). With the access log on, the
+/// response's body sends the request's line when it ends.
 pub(crate) async fn handle(
     proxy: Arc<Proxy>,
     peer: Arc<Peer>,
     request: Request<Incoming>,
-) -> Response<ClientBody> {
+) -> Response<ServedBody> {
     let started = Instant::now();
     proxy.retry_budget.request(started);
     let snapshot = proxy.snapshot();
-    let response = forward(&proxy, &snapshot, &peer, request).await;
+    let logged = snapshot
+        .settings
+        .access_log
+        .is_on()
+        .then(|| Pending::start(&proxy.access_log, peer.ip, &request, started));
+    let mut served = Served::default();
+    let response = forward(&proxy, &snapshot, &peer, request, &mut served).await;
     proxy
         .metrics
         .latency
         .record(started.elapsed().as_secs_f64());
-    response
+    let Some(logged) = logged else {
+        return response.map(Either::Left);
+    };
+    let served_by = match (&served.spilled_to, served.backend) {
+        (Some(peer), _) => ServedBy::Spill(peer.region.clone()),
+        (None, Some(index)) => snapshot
+            .backends
+            .get(index)
+            .map_or(ServedBy::Proxy, |backend| {
+                ServedBy::Backend(backend.id.clone())
+            }),
+        (None, None) => ServedBy::Proxy,
+    };
+    let retries = u32::try_from(served.tries.saturating_sub(1)).unwrap_or(u32::MAX);
+    logged
+        .finish(
+            response,
+            served.client.unwrap_or(peer.ip),
+            served_by,
+            retries,
+        )
+        .map(Either::Right)
+}
+
+/// What became of a request, for its access log line.
+#[derive(Debug, Default)]
+pub(crate) struct Served {
+    /// The client as the forwarding headers (from trusted peers) name it.
+    client: Option<std::net::IpAddr>,
+    /// The last backend tried, by index in the snapshot.
+    backend: Option<usize>,
+    /// Local backends tried.
+    tries: usize,
+    /// The region whose proxy the request was spilled to (and reached).
+    pub(crate) spilled_to: Option<Arc<PeerState>>,
 }
 
 async fn forward(
@@ -58,6 +101,7 @@ async fn forward(
     snapshot: &Snapshot,
     peer: &Peer,
     mut request: Request<Incoming>,
+    served: &mut Served,
 ) -> Response<ClientBody> {
     let settings = &snapshot.settings;
     // A request another region's proxy spilled here is never spilled again: two regions
@@ -76,6 +120,7 @@ async fn forward(
         &settings.trusted_proxies
     };
     let client = headers::client_ip(peer.ip, request.headers(), trusted);
+    served.client = Some(client);
     if let Some(limiter) = &snapshot.limiter
         && let Err(not_until) = limiter.check_key(&client)
     {
@@ -141,7 +186,8 @@ async fn forward(
     // strict session never gets here: it may not move, not even to another region.
     let Some(index) = first.or_else(|| snapshot.pick(hash, &[])) else {
         if may_spill {
-            return spillover::spill(proxy, snapshot, head, body, upgrade, client_upgrade).await;
+            return spillover::spill(proxy, snapshot, head, body, upgrade, client_upgrade, served)
+                .await;
         }
         proxy.metrics.no_backend.increment(1);
         return pages::page(StatusCode::SERVICE_UNAVAILABLE);
@@ -177,6 +223,8 @@ async fn forward(
         if !attempt.tried.push(index) {
             break;
         }
+        served.backend = Some(index);
+        served.tries = attempt.tried.as_slice().len();
         let backend = &snapshot.backends[index];
         let Some(current) = body.take() else { break };
         let upload = current.upload();
@@ -262,7 +310,16 @@ async fn forward(
         && may_spill
         && !pinned
     {
-        return spillover::spill(proxy, snapshot, head, unsent, upgrade, client_upgrade).await;
+        return spillover::spill(
+            proxy,
+            snapshot,
+            head,
+            unsent,
+            upgrade,
+            client_upgrade,
+            served,
+        )
+        .await;
     }
     match failure {
         Failure::NoBackend => {

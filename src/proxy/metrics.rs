@@ -24,6 +24,9 @@ pub(crate) struct RegionMetrics {
     pub(crate) no_backend: Counter,
     /// Requests another region's proxy spilled here.
     pub(crate) spilled_in: Counter,
+    /// Access log lines dropped: the writer's queue was full, or the file could not be
+    /// written.
+    pub(crate) access_log_dropped: Counter,
 }
 
 impl RegionMetrics {
@@ -41,7 +44,8 @@ impl RegionMetrics {
             ],
             rate_limited: counter!("meridian_proxy_rate_limited_total", "region" => region.clone()),
             no_backend: counter!("meridian_proxy_no_backend_total", "region" => region.clone()),
-            spilled_in: counter!("meridian_proxy_spilled_in_total", "region" => region),
+            spilled_in: counter!("meridian_proxy_spilled_in_total", "region" => region.clone()),
+            access_log_dropped: counter!("meridian_proxy_access_log_dropped_total", "region" => region),
         }
     }
 

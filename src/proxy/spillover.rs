@@ -18,6 +18,7 @@ use hyper::header::HeaderName;
 use hyper::{Response, StatusCode};
 
 use super::body::{ClientBody, RequestBody};
+use super::forward::Served;
 use super::metrics::PeerMetrics;
 use super::pages;
 use super::pool::Pool;
@@ -69,6 +70,7 @@ pub(crate) async fn spill(
     mut body: RequestBody,
     upgrade: bool,
     client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    served: &mut Served,
 ) -> Response<ClientBody> {
     head.headers
         .insert(SPILLOVER.clone(), proxy.spill_header.clone());
@@ -84,6 +86,7 @@ pub(crate) async fn spill(
         let delivery = upstream::send(peer.upstream(), outgoing, timeouts, upgrade).await;
         if !matches!(delivery, Delivery::NotSent(_)) {
             peer.metrics.spilled.increment(1);
+            served.spilled_to = Some(peer.clone());
         }
         let failed = |status: StatusCode| {
             peer.metrics.failures.increment(1);

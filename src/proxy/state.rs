@@ -14,13 +14,14 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use hyper::header::HeaderValue;
 use ipnet::IpNet;
 
+use super::access_log::{self, AccessLogSender, AccessLogWriter};
 use super::backend::BackendState;
 use super::balance::{Balancer, Candidate, Pick};
 use super::metrics::RegionMetrics;
 use super::retry_budget::RetryBudget;
 use super::spill::{spill_order, spill_sources};
 use super::spillover::{self, PeerState};
-use crate::health::{LocalHealth, SharedLocalHealth};
+use crate::health::{BackendDrains, LocalHealth, SharedLocalHealth};
 use crate::region::PeerAddresses;
 use crate::region::proxy::{ProxySettings, RateLimit};
 use crate::view::SharedView;
@@ -65,7 +66,8 @@ impl Snapshot {
             |(state, backend): (&Arc<BackendState>, &crate::region::proxy::Backend)| Candidate {
                 weight: backend.weight,
                 in_flight: state.in_flight.load(Ordering::Relaxed),
-                available: state.is_available(),
+                // A drained backend takes no new requests (sticky ones are not picked here).
+                available: state.is_available() && !state.is_draining(),
             };
         let pick = Pick {
             hash,
@@ -111,29 +113,42 @@ pub struct Proxy {
     view: SharedView,
     /// Where the other regions' proxies listen, when not where the config says.
     peers: PeerAddresses,
-    snapshot: ArcSwap<Snapshot>,
-    rebuilding: Mutex<()>,
+    pub(super) snapshot: ArcSwap<Snapshot>,
+    /// Held while a snapshot is built and while a drain is applied to the live backend
+    /// states, so that a drain is never lost to a rebuild in between.
+    pub(super) rebuilding: Mutex<()>,
+    /// The operator's drained backends, kept in the node's state dir.
+    pub(super) drains: BackendDrains,
     /// Signs sticky cookies when the config has no key: per process, so sessions do not
     /// survive a restart (config check warns about it).
     fallback_cookie_key: Arc<[u8]>,
     pub(crate) local_health: SharedLocalHealth,
     pub(crate) metrics: RegionMetrics,
     pub(crate) retry_budget: RetryBudget,
+    /// Where requests send their access log lines (only while the log is on).
+    pub(crate) access_log: AccessLogSender,
+    /// The thread that writes them, until the node takes it to run it.
+    access_log_writer: Mutex<Option<AccessLogWriter>>,
 }
 
 impl Proxy {
     /// The proxy of `region`, reading `view`; `peers` says where other regions' proxies
-    /// listen when not where the config says.
+    /// listen when not where the config says; `drains` are the backends the operator
+    /// drained (read back from the node's state dir).
     pub fn new(
         region: &str,
         view: SharedView,
         local_health: SharedLocalHealth,
         peers: PeerAddresses,
+        drains: BackendDrains,
     ) -> Arc<Self> {
         let fallback_cookie_key: Arc<[u8]> = (0..4u64)
             .flat_map(|i| RandomState::new().hash_one(i).to_le_bytes())
             .collect();
-        let snapshot = build(region, &view, &peers, None, &fallback_cookie_key);
+        let snapshot = build(region, &view, &peers, None, &fallback_cookie_key, &drains);
+        let metrics = RegionMetrics::new(region);
+        let (access_log, access_log_writer) =
+            access_log::channel(region, view.clone(), metrics.access_log_dropped.clone());
         let proxy = Arc::new(Self {
             region: region.to_string(),
             // Region names are lower-case letters, digits and '-': always a header value.
@@ -143,13 +158,25 @@ impl Proxy {
             peers,
             snapshot: ArcSwap::from_pointee(snapshot),
             rebuilding: Mutex::new(()),
+            drains,
             fallback_cookie_key,
             local_health,
-            metrics: RegionMetrics::new(region),
+            metrics,
             retry_budget: RetryBudget::new(Instant::now()),
+            access_log,
+            access_log_writer: Mutex::new(Some(access_log_writer)),
         });
         proxy.publish_local_health();
         proxy
+    }
+
+    /// The access log's writer, for the node to run on a thread of its own (once: later
+    /// calls get `None`). Until it runs, lines queue up and then are dropped and counted.
+    pub fn take_access_log_writer(&self) -> Option<AccessLogWriter> {
+        self.access_log_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// The snapshot for the view published now, rebuilt first if the view changed.
@@ -173,6 +200,7 @@ impl Proxy {
             &self.peers,
             Some(&current),
             &self.fallback_cookie_key,
+            &self.drains,
         ));
         self.snapshot.store(next.clone());
         next
@@ -199,13 +227,15 @@ impl Proxy {
 }
 
 /// The snapshot for the view published now, keeping the states of backends whose id and
-/// address are unchanged (their in-flight counts, health and pooled connections).
+/// address are unchanged (their in-flight counts, health and pooled connections). A drain
+/// follows the id: a backend whose address changed is still drained.
 fn build(
     region: &str,
     view: &SharedView,
     peers: &PeerAddresses,
     previous: Option<&Snapshot>,
     fallback_cookie_key: &Arc<[u8]>,
+    drains: &BackendDrains,
 ) -> Snapshot {
     let view = view.load_full();
     let local = view.config.regions.iter().find(|r| r.name == region);
@@ -224,6 +254,9 @@ fn build(
                 .unwrap_or_else(|| Arc::new(BackendState::new(region, backend)))
         })
         .collect();
+    for state in &backends {
+        state.set_draining(drains.is_drained(&state.id));
+    }
     if let Some(previous) = previous {
         log_changes(region, previous, &backends);
     }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::ops::RangeInclusive;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -182,6 +183,45 @@ pub struct ProxySettings {
     /// A request that finds no backend to pick goes to the nearest healthy other region's
     /// proxy instead of a 503 (default true; a region without backends spills too).
     pub spillover: bool,
+    /// One line per request (default off).
+    pub access_log: AccessLog,
+}
+
+/// The per-request access log of a region's proxy (off by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessLog {
+    pub format: AccessLogFormat,
+    pub target: AccessLogTarget,
+}
+
+/// One line per request, in which format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// No access log (the default).
+    #[default]
+    Off,
+    /// NCSA Common Log Format: `client - - [time] "request" status bytes`.
+    Common,
+    /// Common plus `"referer" "user agent"`: Apache's and nginx's `combined`.
+    Combined,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the access log goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// The process's standard output (`-`; the default). Meridian's own logs go to stderr.
+    #[default]
+    Stdout,
+    /// A file, appended to, reopened on reload and when it is moved away.
+    File(PathBuf),
+}
+
+impl AccessLog {
+    pub fn is_on(&self) -> bool {
+        self.format != AccessLogFormat::Off
+    }
 }
 
 /// The HMAC key that signs sticky cookies, from `MERIDIAN_COOKIE_KEY` or `[admin]
@@ -270,6 +310,7 @@ impl Default for ProxySettings {
             trusted_proxies: Vec::new(),
             healthy_share: 0.5,
             spillover: true,
+            access_log: AccessLog::default(),
         }
     }
 }

@@ -38,6 +38,12 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 Ok(handle) => {
                     metrics::gauge!("meridian_build_info", "version" => env!("CARGO_PKG_VERSION"))
                         .set(1.0);
+                    // Every outcome from the start, so a dashboard's rate is 0 rather than
+                    // missing before the first reload.
+                    for outcome in ["applied", "unchanged", "failed"] {
+                        metrics::counter!("meridian_config_reloads_total", "outcome" => outcome)
+                            .increment(0);
+                    }
                     Some(handle)
                 }
                 Err(error) => {

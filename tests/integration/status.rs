@@ -39,6 +39,7 @@ pub(crate) fn state_in(server: &Server, token: Option<&str>, state_dir: &Path) -
         fallback_token: token.map(|t| meridian::config::AdminToken::generated(t.to_string())),
         local_health: Default::default(),
         shutdown: tokio_util::sync::CancellationToken::new(),
+        backends: None,
         monitor: Arc::new(Monitor::new("us-east", &health).unwrap_or_else(|e| panic!("{e}"))),
     })
 }

@@ -149,7 +149,27 @@ def check(dashboard):
     return checked, problems, unknown
 
 
+def exported(exposition):
+    """Metric kinds by name from the `# TYPE` lines of a real /metrics exposition."""
+    kinds = {}
+    for line in exposition.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[:2] == ["#", "TYPE"]:
+            kinds[parts[2]] = parts[3]
+    return kinds
+
+
 def main(argv):
+    # --metrics FILE: check against what a running node exports instead of the list above.
+    if argv[:1] == ["--metrics"] and len(argv) >= 2:
+        with open(argv[1], encoding="utf-8") as file:
+            kinds = exported(file.read())
+        if not kinds:
+            print(f"grafana: no metrics in {argv[1]}", file=sys.stderr)
+            return 1
+        METRICS.clear()
+        METRICS.update(kinds)
+        argv = argv[2:]
     default = pathlib.Path(__file__).resolve().parents[2] / "dist" / "grafana-dashboard.json"
     path = pathlib.Path(argv[0]) if argv else default
     with open(path, encoding="utf-8") as file:

@@ -1,5 +1,6 @@
 //! Config tests, one file per concern; the helpers every one of them uses.
 
+mod access_log;
 mod answer;
 mod cookie_key;
 mod health;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::cookie_key::{ENV_KEY, load_with_cookie_key};
 use super::*;
 use crate::region::proxy::{
-    Backend, HashKey, HealthCheck, Limits, Outlier, Policy, ProxySettings, RateLimit, Retries,
-    RetryOn, Sticky, StickyDown, Timeouts,
+    AccessLog, AccessLogFormat, AccessLogTarget, Backend, HashKey, HealthCheck, Limits, Outlier,
+    Policy, ProxySettings, RateLimit, Retries, RetryOn, Sticky, StickyDown, Timeouts,
 };
 
 /// The three backends of us-east, as the shipped file lists them.
@@ -170,7 +170,9 @@ hash = { header = "X-User" }
 load_factor = 1.5
 healthy_share = 0.75
 trusted_proxies = ["10.0.0.0/8", "192.0.2.7", "::ffff:172.16.0.0/108"]
-spillover = false"#,
+spillover = false
+access_log = "combined"
+access_log_path = "/dev/stdout""#,
         r#"[proxy.health]
 path = "/healthz?deep=1"
 interval_ms = 2000
@@ -272,6 +274,10 @@ burst = 1"#,
                 .collect(),
             healthy_share: 0.75,
             spillover: false,
+            access_log: AccessLog {
+                format: AccessLogFormat::Combined,
+                target: AccessLogTarget::File("/dev/stdout".into()),
+            },
         }
     );
     let cookie = us_east(&proxy_toml(

@@ -182,7 +182,7 @@ fn load_regions(
     }
     let mut regions: Vec<Region> = Vec::with_capacity(parsed.len());
     for (file, raw) in parsed {
-        regions.push(Checker { file }.region(raw)?);
+        regions.push(Checker { file }.region(raw, base)?);
     }
     regions.sort_by(|a, b| a.name.cmp(&b.name));
     for (index, region) in regions.iter_mut().enumerate() {

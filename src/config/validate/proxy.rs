@@ -1,8 +1,10 @@
 //! Rules for `[proxy]` in a region file: backends, the balancing policy, health checks,
-//! outlier detection, sticky sessions, timeouts, limits, retries and the rate limit.
+//! outlier detection, sticky sessions, timeouts, limits, retries, the rate limit and the
+//! access log.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -15,8 +17,8 @@ use crate::config::raw::{
 };
 use crate::region::Listen;
 use crate::region::proxy::{
-    Backend, HashKey, HealthCheck, Limits, Outlier, Policy, ProxySettings, RateLimit, Retries,
-    RetryOn, Sticky, StickyDown, Timeouts,
+    AccessLog, AccessLogFormat, AccessLogTarget, Backend, HashKey, HealthCheck, Limits, Outlier,
+    Policy, ProxySettings, RateLimit, Retries, RetryOn, Sticky, StickyDown, Timeouts,
 };
 
 /// Health checks further apart than this would notice a dead backend too late to matter.
@@ -35,11 +37,13 @@ const HEADER_BYTES: std::ops::RangeInclusive<usize> = 8192..=1024 * 1024;
 const POLICIES: &str = "round-robin, weighted-round-robin, least-request or consistent-hash";
 
 impl Checker<'_> {
-    /// `listen` is the region's own sockets: a backend must not be one of them.
+    /// `listen` is the region's own sockets: a backend must not be one of them. `base` is
+    /// the folder of `meridian.toml`, which `access_log_path` is relative to.
     pub(super) fn proxy(
         &self,
         raw: Option<RawProxy>,
         listen: &Listen,
+        base: &Path,
     ) -> Result<ProxySettings, ConfigError> {
         let Some(raw) = raw else {
             return Ok(ProxySettings::default());
@@ -60,7 +64,65 @@ impl Checker<'_> {
             trusted_proxies: self.trusted_proxies(&raw.trusted_proxies)?,
             healthy_share: self.share("proxy.healthy_share", raw.healthy_share)?,
             spillover: raw.spillover,
+            access_log: self.access_log(&raw.access_log, raw.access_log_path.as_deref(), base)?,
         })
+    }
+
+    /// `access_log` and `access_log_path`. The path may be given while the log is off (to
+    /// turn it on with one key); the folder must exist once it is on, so a typo is refused
+    /// here rather than lost at run time.
+    fn access_log(
+        &self,
+        format: &str,
+        path: Option<&Path>,
+        base: &Path,
+    ) -> Result<AccessLog, ConfigError> {
+        let format = match format {
+            "off" => AccessLogFormat::Off,
+            "common" => AccessLogFormat::Common,
+            "combined" => AccessLogFormat::Combined,
+            "json" => AccessLogFormat::Json,
+            other => {
+                return Err(self.invalid(
+                    "proxy.access_log",
+                    other,
+                    "expected off, common, combined or json",
+                ));
+            }
+        };
+        let key = "proxy.access_log_path";
+        let target = match path {
+            None => AccessLogTarget::Stdout,
+            Some(path) if path == Path::new("-") => AccessLogTarget::Stdout,
+            Some(path) if path.as_os_str().is_empty() => {
+                return Err(self.invalid(
+                    key,
+                    "\"\"",
+                    "must name a file, or \"-\" for standard output",
+                ));
+            }
+            Some(path) => AccessLogTarget::File(base.join(path)),
+        };
+        if let (AccessLogTarget::File(file), true) = (&target, format != AccessLogFormat::Off) {
+            let shown = path.map_or_else(String::new, |p| p.display().to_string());
+            if file.is_dir() {
+                return Err(self.invalid(key, shown, "is a folder: name a file in it"));
+            }
+            match file.parent() {
+                Some(folder) if folder.is_dir() => {}
+                folder => {
+                    return Err(self.invalid(
+                        key,
+                        shown,
+                        format!(
+                            "the folder {} does not exist (the file is created, its folder is not)",
+                            folder.map_or_else(String::new, |f| f.display().to_string())
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(AccessLog { format, target })
     }
 
     fn backends(&self, raw: &[RawBackend], listen: &Listen) -> Result<Vec<Backend>, ConfigError> {

@@ -10,7 +10,8 @@ use crate::config::{ADMIN_TOKEN_ENV, ConfigError};
 use crate::region::{Listen, Location, Region, RegionId};
 
 impl Checker<'_> {
-    pub(super) fn region(&self, raw: RawRegion) -> Result<Region, ConfigError> {
+    /// `base` is the folder of `meridian.toml`, which paths in a region file are relative to.
+    pub(super) fn region(&self, raw: RawRegion, base: &Path) -> Result<Region, ConfigError> {
         let stem = self.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         if !is_region_name(&raw.name) {
             return Err(self.invalid(
@@ -98,7 +99,7 @@ impl Checker<'_> {
             http: raw.listen.http,
             status: raw.listen.status,
         };
-        let proxy = self.proxy(raw.proxy, &listen)?;
+        let proxy = self.proxy(raw.proxy, &listen, base)?;
         Ok(Region {
             id: RegionId(0),
             name: raw.name,

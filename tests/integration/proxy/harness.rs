@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use meridian::config::Config;
 use meridian::geo::GeoDb;
-use meridian::health::{HealthSnapshot, LocalHealth, SharedLocalHealth};
+use meridian::health::{BackendDrains, HealthSnapshot, LocalHealth, SharedLocalHealth};
 use meridian::proxy::{self, Proxy};
 use meridian::region::PeerAddresses;
 use meridian::region::proxy::{Backend as BackendConfig, ProxySettings};
@@ -45,6 +45,10 @@ pub(crate) struct Harness {
     pub(crate) view: SharedView,
     pub(crate) local_health: SharedLocalHealth,
     pub(crate) client: reqwest::Client,
+    /// The proxy itself, for its control handle (backend drains).
+    pub(crate) proxy: Arc<Proxy>,
+    /// Holds the backend drain file.
+    pub(crate) state_dir: tempfile::TempDir,
     shutdown: CancellationToken,
     config: Config,
     region: String,
@@ -81,11 +85,14 @@ impl Harness {
         .shared();
         let local_health: SharedLocalHealth =
             Arc::new(arc_swap::ArcSwap::from_pointee(LocalHealth::unknown()));
-        let proxy = Proxy::new(region, view.clone(), local_health.clone(), peers);
+        let state_dir = tempfile::tempdir().unwrap();
+        let drains =
+            BackendDrains::open(state_dir.path().join(format!("backends-{region}.json"))).unwrap();
+        let proxy = Proxy::new(region, view.clone(), local_health.clone(), peers, drains);
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         tokio::spawn(proxy::serve(listener, proxy.clone(), shutdown.clone()));
-        tokio::spawn(proxy::run_checks(proxy, shutdown.clone()));
+        tokio::spawn(proxy::run_checks(proxy.clone(), shutdown.clone()));
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(10))
@@ -96,6 +103,8 @@ impl Harness {
             view,
             local_health,
             client,
+            proxy,
+            state_dir,
             shutdown,
             config,
             region: region.to_string(),

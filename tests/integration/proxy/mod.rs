@@ -4,11 +4,15 @@
 
 mod backends;
 mod harness;
+mod node;
 mod regions;
 mod tap;
 
+mod access_log;
 mod balancing;
 mod chaos;
+mod drain;
+mod drain_api;
 mod hygiene;
 mod reload;
 mod retries;

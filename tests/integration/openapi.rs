@@ -30,6 +30,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("get", "/api/v1/regions"),
     ("get", "/api/v1/regions/{name}"),
     ("post", "/api/v1/regions/{name}/{action}"),
+    ("post", "/api/v1/regions/{name}/backends/{id}/{action}"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/events/stream"),
     ("get", "/api/v1/nodes"),
@@ -325,12 +326,44 @@ async fn real_responses_match_the_document() {
     assert_eq!(undrain.0, StatusCode::OK);
     assert_documented(&document, "post", action, &undrain);
 
+    // Backend drains: refused without the token, and by this node for another region's
+    // backends or when it runs no proxy (this test's has none). tests/api.sh drains real ones.
+    let backend_action = "/api/v1/regions/{name}/backends/{id}/{action}";
+    let refusals = [
+        (
+            "/api/v1/regions/us-east/backends/b0/drain",
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "/api/v1/regions/eu-west/backends/b0/drain",
+            Some(ADMIN_TOKEN),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "/api/v1/regions/us-east/backends/b0/drain",
+            Some(ADMIN_TOKEN),
+            StatusCode::CONFLICT,
+        ),
+        (
+            "/api/v1/regions/mars/backends/b0/drain",
+            Some(ADMIN_TOKEN),
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (uri, token, expected) in refusals {
+        let refused = post(uri, token).await;
+        assert_eq!(refused.0, expected, "{uri}");
+        assert_documented(&document, "post", backend_action, &refused);
+    }
+
     // The region's backends fail: /healthz says 503, with the same documented shape.
     let backend = |id: &str, state: &'static str| meridian::health::BackendReport {
         id: id.to_string(),
         address: "127.0.0.1:9".to_string(),
         weight: 1,
         state,
+        drained: state == "draining",
         in_flight: 0,
     };
     state
@@ -339,7 +372,8 @@ async fn real_responses_match_the_document() {
             vec![
                 backend("b0", "down"),
                 backend("b1", "ejected"),
-                backend("b2", "healthy"),
+                backend("b2", "draining"),
+                backend("b3", "healthy"),
             ],
             0.5,
         )));

@@ -245,7 +245,8 @@ function regionCard(region, local) {
       el('td', { class: 'num', text: backend.error_rate == null ? '–' : (backend.error_rate * 100).toFixed(1) + '%' }),
       el('td', { class: 'num', text: fmtMs(backend.p99_ms) }));
     if (region.name === local) {
-      const draining = backend.state === 'draining';
+      // `drained` holds even while the backend is down: it can be undrained then too.
+      const draining = backend.drained === true || backend.state === 'draining';
       const action = draining ? 'undrain' : 'drain';
       row.append(el('td', {}, el('button', {
         type: 'button',

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -22,9 +23,13 @@ pub(super) struct ExplainQuery {
 
 pub(super) async fn explain(
     State(state): State<Arc<StatusState>>,
-    Query(query): Query<ExplainQuery>,
+    query: Result<Query<ExplainQuery>, QueryRejection>,
 ) -> Response {
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message).into_response();
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => return ApiError::from(rejection).into_response(),
+    };
     let (Some(name), Some(client)) = (query.name, query.client) else {
         return bad(
             "explain: give name= (the name queried) and client= (an address, or a subnet such as 81.2.69.0/24)"

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,8 +23,12 @@ pub(super) async fn regions(State(state): State<Arc<StatusState>>) -> Response {
 /// `GET /api/v1/regions/{name}`: one region of [`regions`].
 pub(super) async fn region(
     State(state): State<Arc<StatusState>>,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let name = match name {
+        Ok(Path(name)) => name,
+        Err(rejection) => return ApiError::from(rejection).into_response(),
+    };
     let report = report(&state);
     let found = report["regions"].as_array().and_then(|regions| {
         regions
@@ -151,12 +156,16 @@ pub(super) async fn events(State(state): State<Arc<StatusState>>) -> Response {
 /// `POST /api/v1/regions/{name}/{drain|undrain|force-up}`, with the admin token.
 pub(super) async fn operator_action(
     State(state): State<Arc<StatusState>>,
-    Path((name, action)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(refusal) = authorize(&state, &headers) {
         return refusal.into_response();
     }
+    let (name, action) = match path {
+        Ok(Path(path)) => path,
+        Err(rejection) => return ApiError::from(rejection).into_response(),
+    };
     let wanted = match action.as_str() {
         "drain" => Operator::Drained,
         "undrain" => Operator::None,

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -54,6 +55,7 @@ pub fn router(state: Arc<StatusState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/-/reload", post(reload))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/regions", get(super::health_api::regions))
         .route("/api/v1/regions/{name}", get(super::health_api::region))
         .route("/api/v1/events", get(super::health_api::events))
@@ -187,6 +189,21 @@ async fn metrics() -> Response {
     }
 }
 
+/// The OpenAPI document of this router, built into the binary.
+const OPENAPI_DOCUMENT: &str = include_str!("openapi.json");
+
+/// `GET /api/v1/openapi.json`: the API's OpenAPI document, as committed.
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI_DOCUMENT,
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint".to_string()).into_response()
 }
@@ -201,6 +218,21 @@ pub(super) struct ApiError {
 impl ApiError {
     pub(super) fn new(status: StatusCode, message: String) -> Self {
         Self { status, message }
+    }
+}
+
+/// A query string the handler's extractor cannot read (a repeated key, say): a JSON 400 like
+/// every other error, not axum's plain text.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
+    }
+}
+
+/// A path segment the handler's extractor cannot read (not UTF-8 once decoded): the same.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::new(rejection.status(), rejection.body_text())
     }
 }
 

@@ -171,7 +171,7 @@ async fn the_dns_totals_follow_the_queries_answered() {
 }
 
 /// The next server-sent event of `body`: (event name, data).
-async fn next_event(body: &mut Body) -> (String, String) {
+pub(crate) async fn next_event(body: &mut Body) -> (String, String) {
     let mut text = String::new();
     loop {
         let frame = tokio::time::timeout(Duration::from_secs(3), body.frame())

@@ -13,6 +13,7 @@ mod health;
 mod hostile;
 mod live;
 mod mmdb;
+mod openapi;
 mod proxy;
 mod reload;
 mod replay;

@@ -1,6 +1,7 @@
 //! The status listener: `/healthz` and the token-guarded reload, through the router without a
 //! socket (`oneshot`) and through a node's real listener.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +19,15 @@ use crate::live::ConfigDir;
 use crate::support::*;
 
 pub(crate) fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
+    let state_dir = std::env::temp_dir().join(format!("meridian-status-{}", std::process::id()));
+    state_in(server, token, &state_dir)
+}
+
+/// The status state of a node whose operator state file goes to `state_dir`, kept out of the
+/// repository (and, for tests that change it, out of the other tests' way).
+pub(crate) fn state_in(server: &Server, token: Option<&str>, state_dir: &Path) -> Arc<StatusState> {
+    let mut health = server.reloader.view().load().config.health.clone();
+    health.state_dir = state_dir.to_path_buf();
     Arc::new(StatusState {
         identity: NodeIdentity {
             region: "us-east".to_string(),
@@ -30,18 +40,8 @@ pub(crate) fn state(server: &Server, token: Option<&str>) -> Arc<StatusState> {
         local_health: Default::default(),
         shutdown: tokio_util::sync::CancellationToken::new(),
         backends: None,
-        monitor: Arc::new(
-            Monitor::new("us-east", &test_health_settings(server))
-                .unwrap_or_else(|e| panic!("{e}")),
-        ),
+        monitor: Arc::new(Monitor::new("us-east", &health).unwrap_or_else(|e| panic!("{e}"))),
     })
-}
-
-/// The server's `[health]`, with the operator state kept out of the repository.
-fn test_health_settings(server: &Server) -> meridian::config::RegionHealthSettings {
-    let mut health = server.reloader.view().load().config.health.clone();
-    health.state_dir = std::env::temp_dir().join(format!("meridian-status-{}", std::process::id()));
-    health
 }
 
 pub(crate) async fn call(
@@ -336,6 +336,45 @@ async fn the_event_stream_delivers_a_change_and_ends_with_the_node() {
         .await
         .expect("the stream outlived its node");
     assert!(end.is_none(), "{end:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_string_that_cannot_be_read_is_a_json_400() {
+    // Found by schemathesis: axum's own rejection was plain text.
+    let server = Server::start(CITY).await;
+    let (status, body) = call(
+        state(&server, None),
+        "GET",
+        "/api/v1/explain?name=www.gtm.test&client=81.2.69.1&client=81.2.69.2",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let error = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("not JSON: {body}"));
+    assert!(error.contains("duplicate field `client`"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_cannot_be_read_is_a_json_400_after_the_token() {
+    // A region name that is not UTF-8 once decoded: axum's own rejection was plain text.
+    let server = Server::start(CITY).await;
+    let state = state(&server, Some(ADMIN_TOKEN));
+    for (method, uri, token) in [
+        ("GET", "/api/v1/regions/%FF", None),
+        ("POST", "/api/v1/regions/%FF/drain", Some(ADMIN_TOKEN)),
+    ] {
+        let (status, body) = call(state.clone(), method, uri, token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        let error = body["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not JSON: {body}"));
+        assert!(error.contains("Invalid UTF-8"), "{uri}: {error}");
+    }
+    // An admin action checks the token before it reads the path.
+    let (status, _) = call(state, "POST", "/api/v1/regions/%FF/drain", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 /// The value of one sample line of an exposition, 0 when the series is absent.

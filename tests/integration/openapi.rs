@@ -365,6 +365,9 @@ async fn real_responses_match_the_document() {
         state,
         drained: state == "draining",
         in_flight: 0,
+        requests_per_second: 2.4,
+        error_rate: (state == "down").then_some(0.5),
+        p99_ms: (state == "healthy").then_some(20.0),
     };
     state
         .local_health

@@ -43,7 +43,9 @@ pub(crate) type ServedBody = Either<ClientBody, LoggedBody>;
 /// The request path's end of the queue.
 #[derive(Debug, Clone)]
 pub(crate) struct AccessLogSender {
-    queue: SyncSender<Record>,
+    /// Boxed: the queue holds its capacity from the start, 8 bytes a line rather than a
+    /// whole record (which would be megabytes for a log that may never be turned on).
+    queue: SyncSender<Box<Record>>,
     dropped: Counter,
     region: Arc<str>,
 }
@@ -69,7 +71,7 @@ impl AccessLogSender {
     /// Queues `record`, or drops and counts it when the queue is full (or the writer gone):
     /// never waits. False when dropped.
     fn send(&self, record: Record) -> bool {
-        match self.queue.try_send(record) {
+        match self.queue.try_send(Box::new(record)) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.increment(1);

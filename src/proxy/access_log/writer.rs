@@ -50,7 +50,7 @@ const BATCH_LINES: usize = 1024;
 pub struct AccessLogWriter {
     region: String,
     view: SharedView,
-    lines: Receiver<Record>,
+    lines: Receiver<Box<Record>>,
     dropped: Counter,
 }
 
@@ -80,7 +80,7 @@ impl AccessLogWriter {
     pub(super) fn new(
         region: &str,
         view: SharedView,
-        lines: Receiver<Record>,
+        lines: Receiver<Box<Record>>,
         dropped: Counter,
     ) -> Self {
         Self {

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,12 +22,17 @@ use crate::health::backend_drain::DrainError;
 /// `POST /api/v1/regions/{name}/backends/{id}/{drain|undrain}`, with the admin token.
 pub(super) async fn backend_action(
     State(state): State<Arc<StatusState>>,
-    Path((name, id, action)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Response {
+    // The token first: nothing about the request is looked at before it is authorised.
     if let Err(refusal) = authorize(&state, &headers) {
         return refusal.into_response();
     }
+    let (name, id, action) = match path {
+        Ok(Path(path)) => path,
+        Err(rejection) => return ApiError::from(rejection).into_response(),
+    };
     let drained = match action.as_str() {
         "drain" => true,
         "undrain" => false,

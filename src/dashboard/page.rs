@@ -6,6 +6,7 @@
 //! or input is shown as text however hostile it is.
 
 use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -41,7 +42,11 @@ pub(super) async fn index() -> Response {
 }
 
 /// `GET /assets/{file}`.
-pub(super) async fn asset(Path(file): Path<String>) -> Response {
+pub(super) async fn asset(file: Result<Path<String>, PathRejection>) -> Response {
+    let file = match file {
+        Ok(Path(file)) => file,
+        Err(rejection) => return ApiError::from(rejection).into_response(),
+    };
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, content)) => asset_response(content_type, content),
         None => ApiError::new(StatusCode::NOT_FOUND, format!("no asset {file:?}")).into_response(),

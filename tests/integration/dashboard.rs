@@ -259,3 +259,31 @@ async fn the_dashboard_stream_sends_a_snapshot_at_once_and_the_change_after_an_e
     .await;
     assert!(end.is_ok(), "the stream outlived its node");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_is_not_utf8_gets_a_json_error_and_the_token_is_asked_first() {
+    let server = Server::start(CITY).await;
+    let (status, content_type, body, _) = get(&server, "/assets/%FF").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let (status, body) = call(
+        state(&server, Some("a-token-of-16-chars")),
+        "POST",
+        "/api/v1/regions/us-east/backends/%FF/drain",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = call(
+        state(&server, Some("a-token-of-16-chars")),
+        "POST",
+        "/api/v1/regions/us-east/backends/%FF/drain",
+        Some("a-token-of-16-chars"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"].is_string(), "{body}");
+}

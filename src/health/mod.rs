@@ -1,9 +1,9 @@
 //! Region health as the answer path sees it.
 //!
-//! For now no monitor runs and every region counts as up. The probing monitor (the
-//! cross-region health issue) will feed [`hysteresis`] (one prober's view of each region)
-//! and [`quorum`] (the verdict from every vantage point's votes) and publish the verdicts as
-//! [`HealthSnapshot`]s, keyed by region name, into the node's view. [`local`] is the
+//! The node's [`monitor`] probes every region, feeds [`hysteresis`] (one prober's view of
+//! each region) and [`quorum`] (the verdict from every vantage point's votes), and publishes
+//! the verdicts as [`HealthSnapshot`]s, keyed by region name, into the node's view; until
+//! its first results every region counts as up. [`local`] is the
 //! region's own backend capacity, published by its proxy and reported on `/healthz`;
 //! [`backend_drain`] the operator's drains of single backends and the proxy's control handle.
 

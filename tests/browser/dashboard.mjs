@@ -90,7 +90,7 @@ try {
     await page.waitForFunction(() => Number(document.querySelector('#dns-qps')?.textContent) > 0,
       null, { timeout: 10000 });
     await page.waitForFunction(
-      () => [...document.querySelectorAll('.card[data-region="us-east"] tr[data-backend] td:nth-child(5)')]
+      () => [...document.querySelectorAll('.card[data-region="us-east"] tr[data-backend] td:nth-child(4)')]
         .some((cell) => Number(cell.textContent) > 0),
       null, { timeout: 10000 });
     const qps = await page.textContent('#dns-qps');

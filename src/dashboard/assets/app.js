@@ -237,8 +237,7 @@ function regionCard(region, local) {
 
   const backends = (region.backends || []).map((backend) => {
     const row = el('tr', { 'data-backend': backend.id },
-      el('td', { text: backend.id }),
-      el('td', { text: backend.address }),
+      el('td', { title: backend.address, text: backend.id }),
       el('td', { class: 'state-' + backend.state, text: backend.state }),
       el('td', { class: 'num', text: backend.in_flight ?? '–' }),
       el('td', { class: 'num', text: fmtRate(backend.requests_per_second) }),
@@ -285,7 +284,7 @@ function regionCard(region, local) {
       : el('p', { class: 'muted', text: 'no votes yet' }),
     el('h4', {}, 'Backends', region.backends_fresh === false && (region.backends || []).length
       ? el('span', { class: 'muted', text: ' — as last reported; the region does not answer now' }) : null),
-    backends.length ? table([['ID'], ['Address'], ['State'], ['In flight', 'num'], ['Req/s', 'num'], ['Errors', 'num'], ['p99', 'num'], ['']], backends)
+    backends.length ? table([['ID'], ['State'], ['In flight', 'num'], ['Req/s', 'num'], ['Errors', 'num'], ['p99', 'num'], ['']], backends)
       : el('p', { class: 'muted', text: 'no backends reported' }),
     el('div', { class: 'actions' },
       operator === 'drained' ? action('undrain', 'Undrain') : action('drain', 'Drain', true),

@@ -36,9 +36,9 @@ variable "user_data" {
 variable "instance_type" {
   description = "EC2 instance type of every node. It must match `architecture` (x86_64: t3, m6i, c6i...; arm64: t4g, m7g...)."
   type        = string
-  # 2 vCPUs (burstable) and 2 GiB: room for a full GeoLite2-City database in memory, the
-  # proxy's buffers and the probes, at about 15 USD a month. x86_64, because the Debian
-  # package CI builds is amd64.
+  # 2 vCPUs at a 20 % baseline (twice t3.micro's) and 2 GiB, room for a GeoLite2-City
+  # database and many proxied connections, at about 15-19 USD a month. x86_64, because
+  # the Debian package that CI builds is amd64.
   default = "t3.small"
 }
 

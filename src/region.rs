@@ -67,6 +67,10 @@ pub struct Region {
     pub listen: Listen,
     /// URL that peers probe for this region's health.
     pub status_url: String,
+    /// Where the other regions' proxies reach this region's proxy (requests spilled here):
+    /// `proxy_address`, else `listen.http`. Differs from `listen.http` behind NAT (a cloud
+    /// host's public address) or with a wildcard listener.
+    pub proxy_address: Option<SocketAddr>,
     /// Relative capacity (weight) of the region: the clients of a region that is down spill
     /// over the next healthy regions in proportion to it.
     pub capacity: u32,
@@ -91,6 +95,7 @@ impl Region {
                 status: None,
             },
             status_url: String::new(),
+            proxy_address: None,
             capacity: 100,
             proxy: ProxySettings::default(),
         }
@@ -125,8 +130,12 @@ impl PeerAddresses {
         }
     }
 
-    /// Where `region`'s HTTP proxy listens, if it has one.
+    /// Where `region`'s HTTP proxy is reached, if it has one.
     pub fn http(&self, region: &Region) -> Option<SocketAddr> {
-        self.http.get(&region.name).copied().or(region.listen.http)
+        self.http
+            .get(&region.name)
+            .copied()
+            .or(region.proxy_address)
+            .or(region.listen.http)
     }
 }

@@ -207,6 +207,8 @@ pub(super) struct RawRegion {
     pub(super) listen: RawListen,
     /// Defaults to `http://<listen.status>/healthz`.
     pub(super) status_url: Option<String>,
+    /// Where the other regions' proxies reach this one's; defaults to `listen.http`.
+    pub(super) proxy_address: Option<SocketAddr>,
     #[serde(default = "default_capacity")]
     pub(super) capacity: u32,
     /// The region's HTTP proxy; without it the region has no backends.

@@ -55,7 +55,7 @@ pub(crate) fn spill_order<'a>(
 pub(crate) fn spill_sources(regions: &[Region], peers: &PeerAddresses) -> Vec<IpNet> {
     let proxies = regions
         .iter()
-        .flat_map(|region| [peers.http(region), region.listen.http])
+        .flat_map(|region| [peers.http(region), region.listen.http, region.proxy_address])
         .flatten()
         .map(|address| address.ip());
     let answers = regions.iter().flat_map(|region| {
@@ -183,6 +183,25 @@ mod tests {
         let order = spill_order(&regions[2], &regions, &health, &peers);
         assert_eq!(names(&order), ["eu-west"]);
         assert_eq!(order[0].address, "127.0.9.9:4000".parse().unwrap());
+    }
+
+    #[test]
+    fn a_region_behind_nat_is_reached_at_its_proxy_address() {
+        let mut regions = world();
+        // A cloud node: listening on a wildcard, reached at its public address.
+        regions[1].listen.http = Some("0.0.0.0:80".parse().unwrap());
+        regions[1].proxy_address = Some("203.0.113.7:80".parse().unwrap());
+        let health = all_up(&regions);
+        let order = spill_order(&regions[2], &regions, &health, &PeerAddresses::default());
+        let eu_west = order.iter().find(|t| t.region.name == "eu-west").unwrap();
+        assert_eq!(eu_west.address, "203.0.113.7:80".parse().unwrap());
+        // Requests it spills come from there too, so their X-Forwarded-For is kept.
+        let sources = spill_sources(&regions, &PeerAddresses::default());
+        assert!(
+            sources
+                .iter()
+                .any(|net| net.contains(&"203.0.113.7".parse::<std::net::IpAddr>().unwrap()))
+        );
     }
 
     #[test]

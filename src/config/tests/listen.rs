@@ -189,3 +189,40 @@ fn glue_that_matches_no_region_is_a_warning() {
         )]
     );
 }
+
+#[test]
+fn the_proxy_address_peers_use_defaults_to_listen_http_and_must_name_a_host() {
+    let config = load(&repo("meridian.toml")).unwrap();
+    let eu_west = config.region_by_name("eu-west").unwrap();
+    assert_eq!(eu_west.proxy_address, eu_west.listen.http);
+
+    let dir = copy_config(&repo("meridian.toml"));
+    let region = dir.path().join("regions/eu-west.toml");
+    edit(&region, |t| {
+        t.replace(
+            "# proxy_address = \"203.0.113.7:80\"",
+            "proxy_address = \"203.0.113.7:80\"",
+        )
+    });
+    let config = load(&dir.path().join("meridian.toml")).unwrap();
+    assert_eq!(
+        config.region_by_name("eu-west").unwrap().proxy_address,
+        Some("203.0.113.7:80".parse().unwrap())
+    );
+
+    edit(&region, |t| {
+        t.replace(
+            "proxy_address = \"203.0.113.7:80\"",
+            "proxy_address = \"0.0.0.0:80\"",
+        )
+    });
+    let error = load_err(&dir.path().join("meridian.toml")).to_string();
+    for part in [
+        "regions/eu-west.toml",
+        "proxy_address",
+        "0.0.0.0:80",
+        "wildcard",
+    ] {
+        assert!(error.contains(part), "{error} should mention {part}");
+    }
+}

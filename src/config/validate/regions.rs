@@ -91,6 +91,15 @@ impl Checker<'_> {
                 ));
             }
         };
+        if let Some(address) = raw.proxy_address
+            && (address.ip().is_unspecified() || address.port() == 0)
+        {
+            return Err(self.invalid(
+                "proxy_address",
+                address,
+                "must name a host and port the other regions can connect to (not a wildcard or port 0)",
+            ));
+        }
         if raw.capacity == 0 {
             return Err(self.invalid("capacity", 0, "must be at least 1"));
         }
@@ -100,6 +109,7 @@ impl Checker<'_> {
             status: raw.listen.status,
         };
         let proxy = self.proxy(raw.proxy, &listen, base)?;
+        let proxy_address = raw.proxy_address.or(listen.http);
         Ok(Region {
             id: RegionId(0),
             name: raw.name,
@@ -111,6 +121,7 @@ impl Checker<'_> {
             ipv6: raw.ipv6,
             listen,
             status_url,
+            proxy_address,
             capacity: raw.capacity,
             proxy,
         })

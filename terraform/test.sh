@@ -9,7 +9,7 @@
 #
 # usage: terraform/test.sh [BIN]    (default: the release build of meridian)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/meridian}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 
@@ -125,12 +125,17 @@ else
     mapfile -t backends < <(python3 terraform/test/expect.py backends "$GOLDEN")
     python3 terraform/test/backends.py "${backends[@]}" >"$WORK/backends.log" 2>&1 &
     pids+=($!)
-    declare -A node_pid dns http status
+    declare -A node_pid node_dns node_dns_host node_dns_port node_http node_status
     for node in $nodes; do
         mapfile -t bound < <(python3 terraform/test/node.py sockets "$GOLDEN" "$node")
-        dns[$node]=${bound[0]}
-        http[$node]=${bound[-2]}
-        status[$node]=${bound[-1]}
+        node_dns[$node]=${bound[0]}
+        # dig wants the address without brackets and the port apart: [2001:db8::1]:53.
+        node_dns_host[$node]=${bound[0]%:*}
+        node_dns_host[$node]=${node_dns_host[$node]#[}
+        node_dns_host[$node]=${node_dns_host[$node]%]}
+        node_dns_port[$node]=${bound[0]##*:}
+        node_http[$node]=${bound[-2]}
+        node_status[$node]=${bound[-1]}
         mkdir -p "$WORK/state/$node"
         # timeout bounds the node's life even if a check hangs, and passes SIGTERM on.
         timeout "$NODE_SECONDS" python3 terraform/test/node.py exec "$GOLDEN" "$node" "$BIN" "$WORK/state/$node" \
@@ -140,17 +145,17 @@ else
     done
 
     q() { # q NODE ARGS...: dig at the node's DNS socket
-        local address=${dns[$1]}
+        local node=$1
         shift
-        dig @"${address%:*}" -p "${address##*:}" +time=2 +tries=1 "$@"
+        dig @"${node_dns_host[$node]}" -p "${node_dns_port[$node]}" +time=2 +tries=1 "$@"
     }
     answers() { q "$@" SOA +short | grep -q .; }
     apex=$(python3 -c 'import json,sys; print([r["name"] for r in json.load(open(sys.argv[1])) if r["type"] == "NS"][0])' "$GOLDEN/delegation_records.json")
     for node in $nodes; do
         if within 20 answers "$node" "$apex"; then
-            pass "$node: started from its unit's command line, answers DNS on ${dns[$node]}"
+            pass "$node: started from its unit's command line, answers DNS on ${node_dns[$node]}"
         else
-            fail "$node: started from its unit's command line, answers DNS on ${dns[$node]}"
+            fail "$node: started from its unit's command line, answers DNS on ${node_dns[$node]}"
             sed 's/^/      /' "$WORK/$node.log" | tail -15
         fi
     done
@@ -163,25 +168,25 @@ else
         for node in $nodes; do
             check "$node: a client in ${where/-/ } ($subnet) gets $region ($(paste -sd, "$WORK/answer-$region"))" \
                 same "$WORK/answer-$region" bash -c 'dig @"$1" -p "$2" +time=2 +tries=1 +short "www.$3" A +subnet="$4" | sort' \
-                _ "${dns[$node]%:*}" "${dns[$node]##*:}" "$apex" "$subnet"
+                _ "${node_dns_host[$node]}" "${node_dns_port[$node]}" "$apex" "$subnet"
         done
     done
 
     for node in $nodes; do
         check "$node: the apex NS and glue it serves equal delegation_records" \
             same "$WORK/delegation" bash -c 'dig @"$1" -p "$2" +time=2 +tries=1 +norec "$3" NS | python3 terraform/test/expect.py dig-delegation' \
-            _ "${dns[$node]%:*}" "${dns[$node]##*:}" "$apex"
+            _ "${node_dns_host[$node]}" "${node_dns_port[$node]}" "$apex"
     done
 
     for node in $nodes; do
         check "$node: /healthz votes every region up; /api/v1/regions has every node's up votes (gossip)" \
-            within 20 env HASH="$hash" python3 terraform/test/expect.py gossip "$GOLDEN" "$node" "http://${status[$node]}"
+            within 20 env HASH="$hash" python3 terraform/test/expect.py gossip "$GOLDEN" "$node" "http://${node_status[$node]}"
     done
 
     for node in $nodes; do
         region=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["region"])' "$GOLDEN/nodes.json" "$node")
-        check "$node: its proxy (${http[$node]}) reaches a $region backend" \
-            bash -c 'curl -s --max-time 3 "http://$1/" | grep -Ex "backend=$2-[0-9]+"' _ "${http[$node]}" "$region"
+        check "$node: its proxy (${node_http[$node]}) reaches a $region backend" \
+            bash -c 'curl -s --max-time 3 "http://$1/" | grep -Ex "backend=$2-[0-9]+"' _ "${node_http[$node]}" "$region"
     done
 
     stopped() { for node in $nodes; do ! kill -0 "${node_pid[$node]}" 2>/dev/null || return 1; done; }
@@ -198,17 +203,17 @@ fi
 # ---- The other checks of terraform/ (the AWS layer's) -------------------------------------
 
 for script in terraform/checks/*.sh; do
-    [ -f "$script" ] && [ -x "$script" ] || continue
+    if [ ! -f "$script" ] || [ ! -x "$script" ]; then continue; fi
     echo "---- $script"
     "$script" "$BIN" >"$WORK/checks.log" 2>&1
-    status=$?
+    script_status=$?
     cat "$WORK/checks.log"
     script_passed=$(grep -c '^PASS\b' "$WORK/checks.log")
     script_failed=$(grep -c '^FAIL\b' "$WORK/checks.log")
     passed=$((passed + script_passed))
     failed=$((failed + script_failed))
-    if [ "$status" -ne 0 ] && [ "$script_failed" -eq 0 ]; then
-        fail "$script exited $status"
+    if [ "$script_status" -ne 0 ] && [ "$script_failed" -eq 0 ]; then
+        fail "$script exited $script_status"
     fi
 done
 

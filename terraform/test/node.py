@@ -35,7 +35,8 @@ DROP_IN = "/etc/systemd/system/meridian.service.d/node.conf"
 CONFIG_DIR = "/etc/meridian/"
 
 
-def written_files(rendered: pathlib.Path, node: str) -> dict:
+def written_files(rendered: pathlib.Path, node: str) -> tuple:
+    """The files the node's cloud-config writes, by path, and the whole cloud-config."""
     config = json.loads((rendered / "cloud-init" / f"{node}.json").read_text(encoding="utf-8"))
     return {entry["path"]: entry for entry in config["write_files"]}, config
 

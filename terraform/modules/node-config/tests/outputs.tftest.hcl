@@ -191,6 +191,13 @@ run "cloud_init_installs_configures_and_starts" {
   }
 
   assert {
+    # The service starts once, when all it reads is there: node.env before the package, whose
+    # own start policy-rc.d holds back, and the check before the start.
+    condition     = alltrue([for text in values(output.cloud_init) : can(regex("(?s)\n/usr/local/sbin/meridian-node-env\n.*exit 101.*apt_get install \"\\$package\"\nrm -f /usr/sbin/policy-rc.d\n.*meridian check-config.*systemctl restart meridian.service", yamldecode(text).write_files[index(yamldecode(text).write_files[*].path, "/usr/local/sbin/meridian-install")].content))])
+    error_message = "cloud_init: the installer must write node.env, install the package without starting it, check the config, then start the service, in that order."
+  }
+
+  assert {
     condition     = !anytrue([for text in values(output.cloud_init) : strcontains(text, "geoipupdate") || strcontains(text, "GeoIP.conf") || strcontains(text, "sha256sum") || strcontains(text, "aws s3")])
     error_message = "cloud_init: geoipupdate, a checksum or the aws CLI without being asked for."
   }

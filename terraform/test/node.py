@@ -11,7 +11,8 @@ RENDERED is a directory written by render.py (the golden copy or a fresh renderi
 `check` verifies what the node's cloud-config writes: /etc/meridian holds exactly the
 rendered files, at mode 0644; meridian.env (mode 0600) names the node's region and the
 secrets; the node's name and listen flags are in node.env (or a script makes that file);
-the systemd drop-in replaces ExecStart with one that passes them; runcmd runs the installer.
+the systemd drop-in replaces ExecStart with dist/meridian.service's own plus those flags;
+runcmd runs the installer, which starts the service.
 
 `exec` then starts the node the way systemd would: environment files of dist/meridian.service
 and of the drop-in, the drop-in's ExecStart with systemd's variable expansion (`${X}` inside a
@@ -111,9 +112,14 @@ def check(rendered: pathlib.Path, node: str) -> list:
     if drop_in is None:
         problems.append(f"{DROP_IN}: not written")
     else:
+        # The drop-in replaces the unit's ExecStart (systemd cannot append to one): it must be
+        # the unit's own command plus the node's flags, so a change to dist/meridian.service
+        # that the drop-in does not follow is caught here.
         starts = unit_settings(drop_in["content"], "ExecStart")
-        if len(starts) != 1 or "$MERIDIAN_LISTEN" not in starts[0].split():
-            problems.append(f"{DROP_IN}: ExecStart must be reset, then run meridian with $MERIDIAN_LISTEN: {starts}")
+        [unit_start] = unit_settings(UNIT.read_text(encoding="utf-8"), "ExecStart")
+        wanted = unit_start + " --node-name ${MERIDIAN_NODE_NAME} $MERIDIAN_LISTEN"
+        if starts != [wanted]:
+            problems.append(f"{DROP_IN}: ExecStart must be reset, then be {wanted!r}: {starts}")
         if CONFIG_DIR + "node.env" not in unit_settings(drop_in["content"], "EnvironmentFile"):
             problems.append(f"{DROP_IN}: does not read /etc/meridian/node.env")
     installer = files.get("/usr/local/sbin/meridian-install")

@@ -18,6 +18,8 @@ locals {
   name_servers = [for index, node in local.node_list : {
     name      = "ns${index + 1}.${var.zone_apex}"
     node      = node.name
+    ipv4      = node.ipv4
+    ipv6      = node.ipv6
     addresses = concat([node.ipv4], node.ipv6 == null ? [] : [node.ipv6])
   }]
 

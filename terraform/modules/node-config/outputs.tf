@@ -60,12 +60,12 @@ output "delegation_records" {
       ttl   = var.zone_ttl
       value = ns.name
     }],
-    flatten([for ns in local.name_servers : [for address in ns.addresses : {
-      name  = ns.name
-      type  = strcontains(address, ":") ? "AAAA" : "A"
-      ttl   = var.zone_ttl
-      value = address
-    }]]),
+    # The type comes from which address it is, never from its text: an Elastic IP is unknown
+    # until apply, and the caller keys its glue record sets by name and type at plan time.
+    flatten([for ns in local.name_servers : concat(
+      [{ name = ns.name, type = "A", ttl = var.zone_ttl, value = ns.ipv4 }],
+      ns.ipv6 == null ? [] : [{ name = ns.name, type = "AAAA", ttl = var.zone_ttl, value = ns.ipv6 }],
+    )]),
   )
 }
 

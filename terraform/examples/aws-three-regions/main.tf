@@ -50,40 +50,43 @@ module "us_east" {
   source    = "../../modules/aws-region"
   providers = { aws = aws.us_east_1 }
 
-  region_name    = "us-east"
-  node_names     = local.node_names["us-east"]
-  user_data      = module.config.cloud_init
-  peer_addresses = merge(module.eu_west.eips, module.ap_southeast.eips)
-  admin_cidrs    = var.admin_cidrs
-  key_name       = var.key_name
-  instance_type  = var.instance_type
-  ports          = var.ports
+  region_name      = "us-east"
+  node_names       = local.node_names["us-east"]
+  user_data        = module.config.cloud_init
+  peer_addresses   = merge(module.eu_west.eips, module.ap_southeast.eips)
+  admin_cidrs      = var.admin_cidrs
+  key_name         = var.key_name
+  instance_profile = var.instance_profile
+  instance_type    = var.instance_type
+  ports            = var.ports
 }
 
 module "eu_west" {
   source    = "../../modules/aws-region"
   providers = { aws = aws.eu_west_1 }
 
-  region_name    = "eu-west"
-  node_names     = local.node_names["eu-west"]
-  user_data      = module.config.cloud_init
-  peer_addresses = merge(module.us_east.eips, module.ap_southeast.eips)
-  admin_cidrs    = var.admin_cidrs
-  key_name       = var.key_name
-  instance_type  = var.instance_type
-  ports          = var.ports
+  region_name      = "eu-west"
+  node_names       = local.node_names["eu-west"]
+  user_data        = module.config.cloud_init
+  peer_addresses   = merge(module.us_east.eips, module.ap_southeast.eips)
+  admin_cidrs      = var.admin_cidrs
+  key_name         = var.key_name
+  instance_profile = var.instance_profile
+  instance_type    = var.instance_type
+  ports            = var.ports
 }
 
 module "ap_southeast" {
   source    = "../../modules/aws-region"
   providers = { aws = aws.ap_southeast_1 }
 
-  region_name    = "ap-southeast"
-  node_names     = local.node_names["ap-southeast"]
-  user_data      = module.config.cloud_init
-  peer_addresses = merge(module.us_east.eips, module.eu_west.eips)
-  admin_cidrs    = var.admin_cidrs
-  key_name       = var.key_name
-  instance_type  = var.instance_type
-  ports          = var.ports
+  region_name      = "ap-southeast"
+  node_names       = local.node_names["ap-southeast"]
+  user_data        = module.config.cloud_init
+  peer_addresses   = merge(module.us_east.eips, module.eu_west.eips)
+  admin_cidrs      = var.admin_cidrs
+  key_name         = var.key_name
+  instance_profile = var.instance_profile
+  instance_type    = var.instance_type
+  ports            = var.ports
 }

@@ -54,6 +54,12 @@ variable "key_name" {
   default     = null
 }
 
+variable "instance_profile" {
+  description = "IAM instance profile (global) for every node, only for an s3:// package_url: its role needs s3:GetObject on the package and nothing else. null: no role."
+  type        = string
+  default     = null
+}
+
 variable "instance_type" {
   description = "EC2 instance type of every node (x86_64, matching the amd64 package)."
   type        = string

@@ -57,6 +57,7 @@ resource "aws_instance" "node" {
   subnet_id              = var.subnet_id
   vpc_security_group_ids = [aws_security_group.node.id]
   key_name               = var.key_name
+  iam_instance_profile   = var.instance_profile
   monitoring             = var.detailed_monitoring
   ebs_optimized          = true
 

@@ -108,6 +108,12 @@ variable "key_name" {
   default     = null
 }
 
+variable "instance_profile" {
+  description = "IAM instance profile for the nodes, only needed when node-config's package_url is an s3:// object (the role needs s3:GetObject on it and nothing else); null: no role, the nodes call no AWS API."
+  type        = string
+  default     = null
+}
+
 variable "detailed_monitoring" {
   description = "1-minute CloudWatch metrics per instance (about 2 USD a month each); the nodes export their own Prometheus metrics either way."
   type        = bool

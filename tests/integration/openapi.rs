@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
-use meridian::dashboard::{StatusState, router};
+use meridian::dashboard::router;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::dashboard::next_event;
-use crate::status::state_in;
+use crate::status::{exchange, state_in};
 use crate::support::*;
 
 /// The committed document, as the binary embeds it.
@@ -41,31 +40,6 @@ const OPERATIONS: &[(&str, &str)] = &[
 
 fn document() -> Value {
     serde_json::from_str(DOCUMENT).unwrap()
-}
-
-/// One request through the router: status, headers and the body (not read for event
-/// streams, which never end).
-async fn exchange(
-    state: Arc<StatusState>,
-    method: &str,
-    uri: &str,
-    token: Option<&str>,
-) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let response = router(state)
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) == Some(b"text/event-stream") {
-        return (status, headers, Vec::new());
-    }
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, headers, body.to_vec())
 }
 
 /// The `(method, path)` of every operation in `document`.

@@ -44,12 +44,14 @@ pub(crate) fn state_in(server: &Server, token: Option<&str>, state_dir: &Path) -
     })
 }
 
-pub(crate) async fn call(
+/// One request through the router: status, headers and the body (not read for event
+/// streams, which never end).
+pub(crate) async fn exchange(
     state: Arc<StatusState>,
     method: &str,
     uri: &str,
     token: Option<&str>,
-) -> (StatusCode, Value) {
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -59,8 +61,22 @@ pub(crate) async fn call(
         .await
         .unwrap();
     let status = response.status();
+    let headers = response.headers().clone();
+    if headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()) == Some(b"text/event-stream") {
+        return (status, headers, Vec::new());
+    }
     let body = response.into_body().collect().await.unwrap().to_bytes();
-    // Not every answer has a JSON body (axum's 405 has none).
+    (status, headers, body.to_vec())
+}
+
+/// [`exchange`], the body read as JSON (`Null` when it is not: axum's 405 has none).
+pub(crate) async fn call(
+    state: Arc<StatusState>,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let (status, _, body) = exchange(state, method, uri, token).await;
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 

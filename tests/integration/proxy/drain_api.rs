@@ -6,16 +6,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use meridian::cli::{BackendAction, BackendArgs, ReloadArgs};
-use meridian::dashboard::{NodeIdentity, StatusState, router};
+use meridian::dashboard::{NodeIdentity, StatusState};
 use meridian::health::SharedBackendControl;
 use meridian::health::monitor::Monitor;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 use super::backends::Backend;
 use super::harness::{Harness, backend_of, settings};
@@ -47,17 +44,7 @@ fn state(
 }
 
 async fn post(state: Arc<StatusState>, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
-    let mut request = Request::builder().method("POST").uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let response = router(state)
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    crate::status::call(state, "POST", uri, token).await
 }
 
 fn error_of(body: &Value) -> &str {

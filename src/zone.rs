@@ -201,6 +201,13 @@ impl ZoneData {
             || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
     }
 
+    /// A zone transfer for a name that is not our apex: we are authoritative for no such
+    /// zone, so the answer is NOTAUTH (RFC 5936 section 2.2.1). Our own zone's transfer is
+    /// refused by policy instead (see [`Self::refuses`]).
+    pub fn not_authoritative_for_transfer(&self, qname: &LowerName, qtype: RecordType) -> bool {
+        matches!(qtype, RecordType::AXFR | RecordType::IXFR) && *qname != self.apex
+    }
+
     /// Follows `qname` through the zone for `qtype`. `qname` must be inside the zone.
     pub fn resolve(&self, qname: &LowerName, qtype: RecordType) -> Resolution<'_> {
         let mut chain = Vec::new();

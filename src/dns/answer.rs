@@ -51,6 +51,8 @@ impl Reply {
     ) -> Self {
         let mut metadata = Metadata::response_from_request(request);
         metadata.response_code = code;
+        // RFC 4035 section 3.1.6: CD is for resolvers; an authoritative server clears it.
+        metadata.checking_disabled = false;
         Self {
             metadata,
             answers: Vec::new(),
@@ -101,7 +103,10 @@ pub(crate) fn answer(view: &View, request: &Request) -> Reply {
     let mut scope = 0;
     let qname = query.name();
     let qtype = query.query_type();
-    if view.zone.refuses(query.query_class(), qname, qtype) {
+    if view.zone.not_authoritative_for_transfer(qname, qtype) {
+        // RFC 5936 section 2.2.1: not a zone we serve.
+        reply.metadata.response_code = ResponseCode::NotAuth;
+    } else if view.zone.refuses(query.query_class(), qname, qtype) {
         reply.metadata.response_code = ResponseCode::Refused;
     } else {
         reply.metadata.authoritative = true;

@@ -229,7 +229,9 @@ impl ZoneData {
                     end: End::Steered { service },
                 };
             }
-            if qtype != RecordType::CNAME
+            // RFC 1034 section 4.3.2 step 3a: a CNAME is followed unless it is what was
+            // asked for; ANY is answered with the CNAME itself (one RRset, RFC 8482).
+            if !matches!(qtype, RecordType::CNAME | RecordType::ANY)
                 && let Some([cname]) = node.rrset(RecordType::CNAME)
                 && let RData::CNAME(CNAME(target)) = &cname.data
             {

@@ -43,3 +43,14 @@ async fn transfers_of_other_zones_are_notauth() {
         assert_eq!(own.metadata.response_code, ResponseCode::Refused, "{qtype}");
     }
 }
+
+/// which is not followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_at_a_cname_is_the_cname() {
+    let server = Server::start(CITY).await;
+    let reply = server.udp(&query("alias.gtm.test", RecordType::ANY)).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(reply.answers.len(), 1, "{reply}");
+    assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
+    assert_eq!(reply.answers[0].name.to_string(), "alias.gtm.test.");
+}

@@ -16,6 +16,8 @@ pub(crate) enum EcsError {
     HostBitsSet,
     /// More or fewer address bytes than SOURCE PREFIX-LENGTH needs.
     WrongLength,
+    /// More than one ECS option in the query (RFC 7871 section 6).
+    Repeated,
 }
 
 /// The query's ECS option, if any, after the checks hickory's decoder does not make.
@@ -70,6 +72,16 @@ fn declared_len(raw: &[u8]) -> Option<u16> {
 }
 
 fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
+    let subnets = edns.map_or(0, |edns| {
+        edns.options()
+            .options
+            .iter()
+            .filter(|(code, _)| *code == EdnsCode::Subnet)
+            .count()
+    });
+    if subnets > 1 {
+        return Err(EcsError::Repeated);
+    }
     let Some(EdnsOption::Subnet(subnet)) = edns.and_then(|edns| edns.option(EdnsCode::Subnet))
     else {
         return Ok(None);
@@ -156,6 +168,18 @@ mod tests {
         assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::HostBitsSet));
         let edns = edns_with(ClientSubnet::new(ip("2001:db8::"), 129, 0));
         assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::PrefixTooLong));
+    }
+
+    #[test]
+    fn refuses_two_options() {
+        let mut edns = edns_with(ClientSubnet::new(ip("81.2.69.0"), 24, 0));
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(
+                ip("81.2.70.0"),
+                24,
+                0,
+            )));
+        assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::Repeated));
     }
 
     #[test]

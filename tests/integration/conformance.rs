@@ -54,3 +54,20 @@ async fn any_at_a_cname_is_the_cname() {
     assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
     assert_eq!(reply.answers[0].name.to_string(), "alias.gtm.test.");
 }
+
+/// the question kept (RFC 6891 section 6.1.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ecs_options_are_formerr() {
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    let server = Server::start(CITY).await;
+    let mut ask = query_ecs("www.gtm.test", RecordType::A, "81.2.69.0", 24);
+    if let Some(edns) = ask.edns.as_mut() {
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(ip("89.160.20.0"), 24, 0)));
+    }
+    let reply = server.udp(&ask).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr, "{reply}");
+    assert!(reply.edns.is_some(), "no OPT in {reply}");
+    assert_eq!(reply.queries.len(), 1);
+    assert!(reply.answers.is_empty());
+}

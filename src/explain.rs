@@ -254,7 +254,9 @@ pub fn explain(
         End::Steered { service } => {
             let shape = decision.steered_answer(view, family, service);
             report.steered = true;
-            report.ecs_scope = ecs.map(|_| decision.steered_scope());
+            report.ecs_scope = ecs.map(|net| {
+                decision::echo_scope(net.addr(), net.prefix_len(), decision.steered_scope())
+            });
             report.chosen = match shape.source {
                 AnswerSource::Region(id) => Some(config.region(id).name.clone()),
                 _ => None,

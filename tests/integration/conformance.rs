@@ -63,11 +63,70 @@ async fn two_ecs_options_are_formerr() {
     let mut ask = query_ecs("www.gtm.test", RecordType::A, "81.2.69.0", 24);
     if let Some(edns) = ask.edns.as_mut() {
         edns.options_mut()
-            .insert(EdnsOption::Subnet(ClientSubnet::new(ip("89.160.20.0"), 24, 0)));
+            .insert(EdnsOption::Subnet(ClientSubnet::new(
+                ip("89.160.20.0"),
+                24,
+                0,
+            )));
     }
     let reply = server.udp(&ask).await;
-    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr, "{reply}");
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::FormErr,
+        "{reply}"
+    );
     assert!(reply.edns.is_some(), "no OPT in {reply}");
     assert_eq!(reply.queries.len(), 1);
     assert!(reply.answers.is_empty());
+}
+
+/// RFC 7871 sections 7.4 and 12.1: when location did not shape the answer, the scope is 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scope_is_zero_when_no_region_serves_the_family() {
+    let server = Server::start_with(&geo_db(CITY), |config| {
+        for region in &mut config.regions {
+            region.ipv6.clear();
+        }
+    })
+    .await;
+    let ask = query_ecs("www.gtm.test", RecordType::AAAA, "81.2.69.0", 24);
+    let [first, second] = server.udp_twice(&ask).await;
+    for reply in [&first, &second] {
+        assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+        assert!(reply.answers.is_empty(), "{reply}");
+        assert_eq!(
+            ecs_echo(reply).map(|e| e.scope_prefix()),
+            Some(0),
+            "{reply}"
+        );
+    }
+    let nx = server
+        .udp(&query_ecs("nope.gtm.test", RecordType::A, "81.2.69.0", 24))
+        .await;
+    assert_eq!(ecs_echo(&nx).map(|e| e.scope_prefix()), Some(0));
+}
+
+/// the packet source, for the whole special-purpose block it lies in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_subnets_are_scoped_to_their_block() {
+    let server = Server::start(CITY).await;
+    for (subnet, prefix, scope) in [
+        ("10.1.2.0", 24, 8),
+        ("192.168.7.0", 24, 16),
+        ("172.20.0.0", 16, 12),
+        ("fd00:1:2::", 48, 7),
+        ("10.0.0.0", 7, 7),
+    ] {
+        let ask = query_ecs("www.gtm.test", RecordType::A, subnet, prefix);
+        let [first, second] = server.udp_twice(&ask).await;
+        for reply in [&first, &second] {
+            let echo = ecs_echo(reply).unwrap_or_else(|| panic!("no echo for {subnet}"));
+            assert_eq!(echo.scope_prefix(), scope, "{subnet}/{prefix}");
+        }
+        // Static data does not depend on location at all.
+        let mail = server
+            .udp(&query_ecs("mail.gtm.test", RecordType::A, subnet, prefix))
+            .await;
+        assert_eq!(ecs_echo(&mail).map(|e| e.scope_prefix()), Some(0));
+    }
 }

@@ -33,7 +33,12 @@ impl Node {
             .iter_mut()
             .find(|(rtype, _)| *rtype == record_type)
         {
-            Some((_, records)) => records.push(record),
+            // An RRset is a set (RFC 2181 section 5): a record listed twice is kept once.
+            Some((_, records)) => {
+                if !records.iter().any(|kept| kept.data == record.data) {
+                    records.push(record);
+                }
+            }
             None => self.rrsets.push((record_type, vec![record])),
         }
     }

@@ -162,9 +162,6 @@ async fn cname_chains_inside_the_zone() {
     );
     assert_eq!(away.metadata.response_code, ResponseCode::NoError);
 
-    let looped = server.udp(&query("loop1.gtm.test", RecordType::A)).await;
-    assert!(looped.answers.len() <= 8 && !looped.answers.is_empty());
-
     let cname = server.udp(&query("app.gtm.test", RecordType::CNAME)).await;
     assert_eq!(cname.answers.len(), 1);
 }

@@ -130,3 +130,32 @@ async fn unusable_subnets_are_scoped_to_their_block() {
         assert_eq!(ecs_echo(&mail).map(|e| e.scope_prefix()), Some(0));
     }
 }
+
+/// RFC 2181 section 5: no RRset holds the same record twice, however the config lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_holds_a_duplicate() {
+    use hickory_proto::rr::RData;
+    let server = Server::start_with(&geo_db(CITY), |config| {
+        let mail = config
+            .zone
+            .records
+            .iter()
+            .find(|record| record.name == name("mail.gtm.test."))
+            .cloned()
+            .unwrap_or_else(|| panic!("mail"));
+        config.zone.records.push(mail);
+        let ns1 = config.zone.name_servers[0].clone();
+        config.zone.name_servers.push(ns1);
+    })
+    .await;
+    let mail = server.udp(&query("mail.gtm.test", RecordType::A)).await;
+    assert_eq!(mail.answers.len(), 1, "{mail}");
+    let ns = server.udp(&query("gtm.test", RecordType::NS)).await;
+    let mut seen: Vec<String> = Vec::new();
+    for record in ns.answers.iter().chain(&ns.additionals) {
+        let text = record.to_string();
+        assert!(!seen.contains(&text), "duplicate {text} in {ns}");
+        seen.push(text);
+    }
+    assert!(matches!(ns.answers[0].data, RData::NS(_)));
+}

@@ -131,6 +131,31 @@ async fn unusable_subnets_are_scoped_to_their_block() {
     }
 }
 
+/// the answer itself did not fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glue_that_does_not_fit_is_dropped_without_tc() {
+    use meridian::config::NameServer;
+    use std::net::{IpAddr, Ipv6Addr};
+    let server = Server::start_with(&geo_db(CITY), |config| {
+        for index in 0..4u16 {
+            config.zone.name_servers.push(NameServer {
+                name: name(&format!("ns-extra-{index}.gtm.test")),
+                addresses: (1..=8u16)
+                    .map(|host| {
+                        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0x53, index, 0, 0, 0, host))
+                    })
+                    .collect(),
+            });
+        }
+    })
+    .await;
+    let reply = server.udp(&query_plain("gtm.test", RecordType::NS)).await;
+    assert!(!reply.metadata.truncation, "{reply}");
+    assert_eq!(reply.answers.len(), 7, "{reply}");
+    let reply = server.tcp(&query_plain("gtm.test", RecordType::NS)).await;
+    assert!(reply.additionals.len() >= 32, "all glue over TCP");
+}
+
 /// RFC 2181 section 5: no RRset holds the same record twice, however the config lists it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_answer_holds_a_duplicate() {

@@ -2,7 +2,8 @@
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::rdata::{CNAME, NS, PTR};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
@@ -126,7 +127,66 @@ pub(crate) fn answer(view: &View, request: &Request) -> Reply {
     if let (Some(edns), Some(subnet)) = (reply.edns.as_mut(), subnet) {
         echo_subnet(edns, &subnet, scope);
     }
+    follow_question_case(&mut reply, query.original().name());
     reply
+}
+
+/// Gives every compressible name in the records (owners; CNAME, NS, PTR, MX and SOA data)
+/// the question's letter case for the labels it shares with the end of the question; other
+/// labels keep the zone's case. The encoder then points those labels at the question, so
+/// the bytes are the same whether this path built the reply or the reply cache patched a
+/// question of another case into an earlier one (its pointers follow the question).
+fn follow_question_case(reply: &mut Reply, question: &Name) {
+    let sections = [
+        &mut reply.answers,
+        &mut reply.authorities,
+        &mut reply.additionals,
+    ];
+    for record in sections.into_iter().flat_map(|section| section.iter_mut()) {
+        in_question_case(&mut record.name, question);
+        match &mut record.data {
+            RData::CNAME(CNAME(name)) | RData::NS(NS(name)) | RData::PTR(PTR(name)) => {
+                in_question_case(name, question);
+            }
+            RData::MX(mx) => in_question_case(&mut mx.exchange, question),
+            RData::SOA(soa) => {
+                in_question_case(&mut soa.mname, question);
+                in_question_case(&mut soa.rname, question);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Rewrites the labels `name` shares (ignoring case) with the end of `question` in the
+/// question's case; allocates only when the case differs.
+fn in_question_case(name: &mut Name, question: &Name) {
+    let shared = name
+        .iter()
+        .rev()
+        .zip(question.iter().rev())
+        .take_while(|(ours, theirs)| ours.eq_ignore_ascii_case(theirs))
+        .count();
+    let same_bytes = name
+        .iter()
+        .rev()
+        .zip(question.iter().rev())
+        .take(shared)
+        .all(|(ours, theirs)| ours == theirs);
+    if same_bytes {
+        return;
+    }
+    let keep = usize::from(name.num_labels()) - shared;
+    let skip = usize::from(question.num_labels()) - shared;
+    let labels: Vec<&[u8]> = name
+        .iter()
+        .take(keep)
+        .chain(question.iter().skip(skip))
+        .collect();
+    if let Ok(mut recased) = Name::from_labels(labels) {
+        recased.set_fqdn(name.is_fqdn());
+        *name = recased;
+    }
 }
 
 /// Fills answers (following in-zone CNAMEs), or NXDOMAIN/NODATA with the SOA. Returns the

@@ -184,3 +184,23 @@ async fn no_answer_holds_a_duplicate() {
     }
     assert!(matches!(ns.answers[0].data, RData::NS(_)));
 }
+
+/// built them, letter case of names inside records included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_in_records_have_one_case_on_every_path() {
+    let server = Server::start(CITY).await;
+    for qname in ["GTM.TEST", "nope.GTM.TEST", "Gtm.Test"] {
+        for qtype in [
+            RecordType::NS,
+            RecordType::SOA,
+            RecordType::MX,
+            RecordType::A,
+        ] {
+            // The lower-case question fills the reply cache; the other case is replayed.
+            let lower = query_plain(&qname.to_lowercase(), qtype);
+            let _ = server.full_filled_replayed(&lower);
+            let [full, _, replayed] = server.full_filled_replayed(&query_plain(qname, qtype));
+            assert_eq!(full, replayed, "{qname} {qtype}");
+        }
+    }
+}

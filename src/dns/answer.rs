@@ -1,9 +1,9 @@
 //! Authoritative answers: from a parsed request to a [`Reply`], for UDP and TCP alike.
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::rdata::{CNAME, NS, PTR};
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::{CNAME, NS, PTR, TXT};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
@@ -83,6 +83,30 @@ fn server_edns(dnssec_ok: bool) -> Edns {
 
 /// Answers one parsed request from one view.
 pub(crate) fn answer(view: &View, request: &Request) -> Reply {
+    let mut reply = build(view, request);
+    // RFC 5001: the identity goes into every reply to a query that asks for it.
+    if let (Some(identity), Some(edns)) = (&view.config.zone.identity, reply.edns.as_mut())
+        && request
+            .edns
+            .as_ref()
+            .is_some_and(|edns| edns.option(EdnsCode::NSID).is_some())
+        && let Ok(payload) = NSIDPayload::new(identity.as_bytes())
+    {
+        edns.options_mut().insert(EdnsOption::NSID(payload));
+    }
+    reply
+}
+
+/// The CH TXT names that ask a server who it is.
+fn asks_identity(class: DNSClass, qname: &LowerName, qtype: RecordType) -> bool {
+    class == DNSClass::CH
+        && matches!(qtype, RecordType::TXT | RecordType::ANY)
+        && ["id.server.", "hostname.bind."]
+            .iter()
+            .any(|name| Name::from_ascii(name).is_ok_and(|name| LowerName::new(&name) == *qname))
+}
+
+fn build(view: &View, request: &Request) -> Reply {
     let request_edns = request.edns.as_ref();
     let fail = |code| Reply::empty(&request.metadata, request_edns, code);
     if request_edns.is_some_and(|edns| edns.version() != 0) {
@@ -104,7 +128,19 @@ pub(crate) fn answer(view: &View, request: &Request) -> Reply {
     let mut scope = 0;
     let qname = query.name();
     let qtype = query.query_type();
-    if view.zone.not_authoritative_for_transfer(qname, qtype) {
+    let identity = view.config.zone.identity.as_ref();
+    if let Some(identity) = identity
+        && asks_identity(query.query_class(), qname, qtype)
+    {
+        reply.metadata.authoritative = true;
+        let mut record = Record::from_rdata(
+            query.original().name().clone(),
+            0,
+            RData::TXT(TXT::new(vec![identity.clone()])),
+        );
+        record.dns_class = DNSClass::CH;
+        reply.answers.push(record);
+    } else if view.zone.not_authoritative_for_transfer(qname, qtype) {
         // RFC 5936 section 2.2.1: not a zone we serve.
         reply.metadata.response_code = ResponseCode::NotAuth;
     } else if view.zone.refuses(query.query_class(), qname, qtype) {

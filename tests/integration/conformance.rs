@@ -204,3 +204,63 @@ async fn names_in_records_have_one_case_on_every_path() {
         }
     }
 }
+
+/// answered; without one, neither is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_identity_is_answered_only_when_configured() {
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption, NSIDPayload};
+    use hickory_proto::rr::{DNSClass, RData};
+
+    fn chaos(qname: &str) -> hickory_proto::op::Message {
+        let mut message = query(qname, RecordType::TXT);
+        message.queries.clear();
+        let mut question = Query::query(name(qname), RecordType::TXT);
+        question.set_query_class(DNSClass::CH);
+        message.add_query(question);
+        message
+    }
+    let mut nsid = query("mail.gtm.test", RecordType::A);
+    if let Some(edns) = nsid.edns.as_mut() {
+        let empty = NSIDPayload::new(Vec::<u8>::new()).unwrap_or_else(|e| panic!("{e}"));
+        edns.options_mut().insert(EdnsOption::NSID(empty));
+    }
+    let nsid_of = |reply: &hickory_proto::op::Message| match reply
+        .edns
+        .as_ref()
+        .and_then(|edns| edns.option(EdnsCode::NSID))
+    {
+        Some(EdnsOption::NSID(payload)) => Some(payload.as_ref().to_vec()),
+        _ => None,
+    };
+
+    let server = Server::start_with(&geo_db(CITY), |config| {
+        config.zone.identity = Some("ns-fra-1".to_string());
+    })
+    .await;
+    for qname in ["id.server", "hostname.bind", "ID.Server"] {
+        let reply = server.udp(&chaos(qname)).await;
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::NoError,
+            "{qname}"
+        );
+        assert_eq!(reply.answers.len(), 1, "{reply}");
+        assert_eq!(reply.answers[0].dns_class, DNSClass::CH);
+        match &reply.answers[0].data {
+            RData::TXT(txt) => assert_eq!(txt.to_string(), "ns-fra-1"),
+            other => panic!("not TXT: {other}"),
+        }
+    }
+    let reply = server.udp(&nsid).await;
+    assert_eq!(nsid_of(&reply), Some(b"ns-fra-1".to_vec()));
+    assert_eq!(reply.answers.len(), 1);
+    let plain = server.udp(&query("mail.gtm.test", RecordType::A)).await;
+    assert_eq!(nsid_of(&plain), None, "NSID only when asked for");
+
+    let unset = Server::start(CITY).await;
+    let reply = unset.udp(&chaos("id.server")).await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::Refused);
+    assert!(reply.answers.is_empty());
+    assert_eq!(nsid_of(&unset.udp(&nsid).await), None);
+}

@@ -253,3 +253,17 @@ fn cname_loops_are_refused_naming_the_names() {
         ],
     );
 }
+
+#[test]
+fn node_identity_is_printable_ascii() {
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "apex = \"gtm.test\"",
+                "apex = \"gtm.test\"\nidentity = \"\"",
+            )
+        },
+        &["zone.identity", "printable ASCII"],
+    );
+}

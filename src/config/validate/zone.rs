@@ -119,7 +119,24 @@ impl Checker<'_> {
                 rdata,
             });
         }
+        let identity = match &raw.identity {
+            Some(text)
+                if text.is_empty()
+                    || text.len() > 255
+                    || !text
+                        .bytes()
+                        .all(|byte| byte.is_ascii_graphic() || byte == b' ') =>
+            {
+                return Err(self.invalid(
+                    "zone.identity",
+                    text,
+                    "1 to 255 printable ASCII characters (it is sent as NSID and as a TXT string)",
+                ));
+            }
+            identity => identity.clone(),
+        };
         let zone = Zone {
+            identity,
             apex,
             soa,
             name_servers,

@@ -281,7 +281,7 @@ pub fn explain(
             .answers
             .extend(records.iter().map(|record| with_owner(record, &owner))),
         End::NoData => report.authority.push(negative()),
-        End::LeavesZone | End::TooLong => {}
+        End::LeavesZone | End::TooLong | End::SteeredTarget => {}
     }
     report.ttl = first_ttl(&report.answers);
     Ok(report)

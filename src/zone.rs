@@ -195,6 +195,11 @@ pub enum End<'a> {
     LeavesZone,
     /// A chain longer than [`MAX_CNAME_CHAIN`]: what was found is answered.
     TooLong,
+    /// A CNAME led to a steered name asked for addresses: the chain is answered alone, and
+    /// the resolver asks the steered name itself (RFC 7871 section 7.2.1). The CNAMEs are
+    /// the same for every client, so resolvers cache them for all (scope 0); only the
+    /// steered answer is cached per subnet.
+    SteeredTarget,
 }
 
 impl ZoneData {
@@ -228,10 +233,15 @@ impl ZoneData {
             if let Some(service) = node.service
                 && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
             {
+                let end = if chain.is_empty() {
+                    End::Steered { service }
+                } else {
+                    End::SteeredTarget
+                };
                 return Resolution {
                     chain,
                     name: current,
-                    end: End::Steered { service },
+                    end,
                 };
             }
             // RFC 1034 section 4.3.2 step 3a: a CNAME is followed unless it is what was

@@ -270,8 +270,9 @@ fn resolve(
             }
         }
         End::NoData => reply.authorities.push(zone.negative_soa.clone()),
-        // The resolver follows names outside the zone, and chains longer than we follow.
-        End::LeavesZone | End::TooLong => {}
+        // The resolver follows names outside the zone, chains longer than we follow, and
+        // CNAMEs into steered names (RFC 7871 section 7.2.1).
+        End::LeavesZone | End::TooLong | End::SteeredTarget => {}
     }
     0
 }

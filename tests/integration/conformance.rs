@@ -264,3 +264,26 @@ async fn node_identity_is_answered_only_when_configured() {
     assert!(reply.answers.is_empty());
     assert_eq!(nsid_of(&unset.udp(&nsid).await), None);
 }
+
+/// for separately and its answer is scoped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cname_into_a_steered_name_is_answered_alone() {
+    let server = Server::start(CITY).await;
+    for qtype in [RecordType::A, RecordType::AAAA] {
+        let ask = query_ecs("app.gtm.test", qtype, "81.2.69.142", 32);
+        let [first, second] = server.udp_twice(&ask).await;
+        for reply in [&first, &second, &server.tcp(&ask).await] {
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+            assert!(reply.metadata.authoritative);
+            assert_eq!(reply.answers.len(), 1, "{reply}");
+            assert_eq!(reply.answers[0].record_type(), RecordType::CNAME);
+            assert!(reply.authorities.is_empty(), "{reply}");
+            assert_eq!(ecs_echo(reply).map(|e| e.scope_prefix()), Some(0));
+        }
+        let target = server
+            .udp(&query_ecs("www.gtm.test", qtype, "81.2.69.142", 32))
+            .await;
+        assert_eq!(region_of(&target), "eu-west");
+        assert_eq!(ecs_echo(&target).map(|e| e.scope_prefix()), Some(31));
+    }
+}

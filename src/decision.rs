@@ -138,13 +138,85 @@ impl Decision {
     /// The ECS scope a steered answer carries. When an unusable subnet (private, say) made
     /// us answer for the packet source, the answer holds for that subnet only: a global
     /// subnet would have been steered. Scope 0 there would let a resolver hand it to all its
-    /// clients.
+    /// clients. (The echo widens it to the subnet's special-purpose block.)
+    /// No region serves the family (the answer is NODATA for everyone): scope 0, since the
+    /// location did not shape the answer (RFC 7871 section 7.4).
     pub fn steered_scope(&self) -> u8 {
+        if self.choice.is_none() {
+            return 0;
+        }
         match self.client.source {
             ClientSource::Ecs => self.scope_prefix,
             ClientSource::Packet => self.client.ecs_source_prefix.unwrap_or(0),
         }
     }
+}
+
+/// The scope to echo for a query's subnet `addr`/`source_prefix`, given the `scope` of the
+/// family geolocation used (0: location did not shape the answer).
+///
+/// A subnet that cannot be geolocated (private, documentation, ...) was answered for the
+/// packet source: the answer holds for the whole special-purpose block the subnet lies in,
+/// since any subnet of that block gets the same one (RFC 7871 section 10), and a resolver
+/// may reuse it there, but not for the public clients beside it.
+pub fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
+    if scope == 0 {
+        return 0;
+    }
+    let selected = ClientAddress::select(
+        Some((addr, source_prefix)),
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    );
+    let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
+    let scope = if selected.source != ClientSource::Ecs {
+        special_block(addr).unwrap_or(source_prefix)
+    } else if mapped {
+        scope.saturating_add(96)
+    } else {
+        scope
+    };
+    scope.min(source_prefix)
+}
+
+/// The prefix length of the special-purpose block (the ranges `geo::is_global` refuses)
+/// that holds `addr`, in `addr`'s own family.
+fn special_block(addr: IpAddr) -> Option<u8> {
+    match addr {
+        IpAddr::V4(v4) => special_block_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => special_block_v4(v4).map(|prefix| prefix + 96),
+            None => special_block_v6(v6),
+        },
+    }
+}
+
+fn special_block_v4(addr: Ipv4Addr) -> Option<u8> {
+    let [a, b, c, _] = addr.octets();
+    Some(match (a, b, c) {
+        (0 | 10 | 127, _, _) => 8,
+        (100, 64..128, _) => 10,
+        (169, 254, _) | (192, 168, _) => 16,
+        (172, 16..32, _) => 12,
+        (192, 0, 0 | 2) | (198, 51, 100) | (203, 0, 113) => 24,
+        (198, 18 | 19, _) => 15,
+        // Multicast, reserved and broadcast: 224.0.0.0/3.
+        (224.., _, _) => 3,
+        _ => return None,
+    })
+}
+
+fn special_block_v6(addr: Ipv6Addr) -> Option<u8> {
+    let segments = addr.segments();
+    Some(match segments {
+        // Unspecified, loopback and the deprecated IPv4-compatible block.
+        [0, 0, 0, 0, 0, 0, _, _] => 96,
+        [0x0100, 0, 0, 0, ..] => 64,
+        [0x2001, 0x0db8, ..] => 32,
+        [first, ..] if first & 0xfe00 == 0xfc00 => 7,
+        [first, ..] if first & 0xffc0 == 0xfe80 => 10,
+        [first, ..] if first & 0xff00 == 0xff00 => 8,
+        _ => return None,
+    })
 }
 
 /// The decision for `client` asking for addresses of `family`, from one view.

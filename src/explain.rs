@@ -254,7 +254,9 @@ pub fn explain(
         End::Steered { service } => {
             let shape = decision.steered_answer(view, family, service);
             report.steered = true;
-            report.ecs_scope = ecs.map(|_| decision.steered_scope());
+            report.ecs_scope = ecs.map(|net| {
+                decision::echo_scope(net.addr(), net.prefix_len(), decision.steered_scope())
+            });
             report.chosen = match shape.source {
                 AnswerSource::Region(id) => Some(config.region(id).name.clone()),
                 _ => None,
@@ -279,7 +281,7 @@ pub fn explain(
             .answers
             .extend(records.iter().map(|record| with_owner(record, &owner))),
         End::NoData => report.authority.push(negative()),
-        End::LeavesZone | End::TooLong => {}
+        End::LeavesZone | End::TooLong | End::SteeredTarget => {}
     }
     report.ttl = first_ttl(&report.answers);
     Ok(report)

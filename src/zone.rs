@@ -33,7 +33,12 @@ impl Node {
             .iter_mut()
             .find(|(rtype, _)| *rtype == record_type)
         {
-            Some((_, records)) => records.push(record),
+            // An RRset is a set (RFC 2181 section 5): a record listed twice is kept once.
+            Some((_, records)) => {
+                if !records.iter().any(|kept| kept.data == record.data) {
+                    records.push(record);
+                }
+            }
             None => self.rrsets.push((record_type, vec![record])),
         }
     }
@@ -190,6 +195,11 @@ pub enum End<'a> {
     LeavesZone,
     /// A chain longer than [`MAX_CNAME_CHAIN`]: what was found is answered.
     TooLong,
+    /// A CNAME led to a steered name asked for addresses: the chain is answered alone, and
+    /// the resolver asks the steered name itself (RFC 7871 section 7.2.1). The CNAMEs are
+    /// the same for every client, so resolvers cache them for all (scope 0); only the
+    /// steered answer is cached per subnet.
+    SteeredTarget,
 }
 
 impl ZoneData {
@@ -199,6 +209,13 @@ impl ZoneData {
         class != DNSClass::IN
             || !self.apex.zone_of(qname)
             || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
+    }
+
+    /// A zone transfer for a name that is not our apex: we are authoritative for no such
+    /// zone, so the answer is NOTAUTH (RFC 5936 section 2.2.1). Our own zone's transfer is
+    /// refused by policy instead (see [`Self::refuses`]).
+    pub fn not_authoritative_for_transfer(&self, qname: &LowerName, qtype: RecordType) -> bool {
+        matches!(qtype, RecordType::AXFR | RecordType::IXFR) && *qname != self.apex
     }
 
     /// Follows `qname` through the zone for `qtype`. `qname` must be inside the zone.
@@ -216,13 +233,20 @@ impl ZoneData {
             if let Some(service) = node.service
                 && matches!(qtype, RecordType::A | RecordType::AAAA | RecordType::ANY)
             {
+                let end = if chain.is_empty() {
+                    End::Steered { service }
+                } else {
+                    End::SteeredTarget
+                };
                 return Resolution {
                     chain,
                     name: current,
-                    end: End::Steered { service },
+                    end,
                 };
             }
-            if qtype != RecordType::CNAME
+            // RFC 1034 section 4.3.2 step 3a: a CNAME is followed unless it is what was
+            // asked for; ANY is answered with the CNAME itself (one RRset, RFC 8482).
+            if !matches!(qtype, RecordType::CNAME | RecordType::ANY)
                 && let Some([cname]) = node.rrset(RecordType::CNAME)
                 && let RData::CNAME(CNAME(target)) = &cname.data
             {

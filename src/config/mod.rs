@@ -212,6 +212,9 @@ pub struct Zone {
     pub name_servers: Vec<NameServer>,
     pub ns_ttl: u32,
     pub records: Vec<StaticRecord>,
+    /// What this name server answers to NSID (RFC 5001) and to CH TXT `id.server` and
+    /// `hostname.bind`: printable ASCII, 1 to 255 bytes. `None`: those get no identity.
+    pub identity: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -45,6 +45,10 @@ pub(super) struct RawZone {
     pub(super) name_servers: Vec<RawNameServer>,
     #[serde(default, rename = "record")]
     pub(super) records: Vec<RawRecord>,
+    /// This name server's identity for operators: NSID (RFC 5001) and the CH TXT names
+    /// `id.server` and `hostname.bind`. Off when absent.
+    #[serde(default)]
+    pub(super) identity: Option<String>,
 }
 
 fn default_record_ttl() -> u32 {

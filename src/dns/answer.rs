@@ -1,8 +1,9 @@
 //! Authoritative answers: from a parsed request to a [`Reply`], for UDP and TCP alike.
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{LowerName, Name, Record, RecordType};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
+use hickory_proto::rr::rdata::{CNAME, NS, PTR, TXT};
+use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
 use super::ecs;
@@ -51,6 +52,8 @@ impl Reply {
     ) -> Self {
         let mut metadata = Metadata::response_from_request(request);
         metadata.response_code = code;
+        // RFC 4035 section 3.1.6: CD is for resolvers; an authoritative server clears it.
+        metadata.checking_disabled = false;
         Self {
             metadata,
             answers: Vec::new(),
@@ -80,6 +83,30 @@ fn server_edns(dnssec_ok: bool) -> Edns {
 
 /// Answers one parsed request from one view.
 pub(crate) fn answer(view: &View, request: &Request) -> Reply {
+    let mut reply = build(view, request);
+    // RFC 5001: the identity goes into every reply to a query that asks for it.
+    if let (Some(identity), Some(edns)) = (&view.config.zone.identity, reply.edns.as_mut())
+        && request
+            .edns
+            .as_ref()
+            .is_some_and(|edns| edns.option(EdnsCode::NSID).is_some())
+        && let Ok(payload) = NSIDPayload::new(identity.as_bytes())
+    {
+        edns.options_mut().insert(EdnsOption::NSID(payload));
+    }
+    reply
+}
+
+/// The CH TXT names that ask a server who it is.
+fn asks_identity(class: DNSClass, qname: &LowerName, qtype: RecordType) -> bool {
+    class == DNSClass::CH
+        && matches!(qtype, RecordType::TXT | RecordType::ANY)
+        && ["id.server.", "hostname.bind."]
+            .iter()
+            .any(|name| Name::from_ascii(name).is_ok_and(|name| LowerName::new(&name) == *qname))
+}
+
+fn build(view: &View, request: &Request) -> Reply {
     let request_edns = request.edns.as_ref();
     let fail = |code| Reply::empty(&request.metadata, request_edns, code);
     if request_edns.is_some_and(|edns| edns.version() != 0) {
@@ -101,7 +128,22 @@ pub(crate) fn answer(view: &View, request: &Request) -> Reply {
     let mut scope = 0;
     let qname = query.name();
     let qtype = query.query_type();
-    if view.zone.refuses(query.query_class(), qname, qtype) {
+    let identity = view.config.zone.identity.as_ref();
+    if let Some(identity) = identity
+        && asks_identity(query.query_class(), qname, qtype)
+    {
+        reply.metadata.authoritative = true;
+        let mut record = Record::from_rdata(
+            query.original().name().clone(),
+            0,
+            RData::TXT(TXT::new(vec![identity.clone()])),
+        );
+        record.dns_class = DNSClass::CH;
+        reply.answers.push(record);
+    } else if view.zone.not_authoritative_for_transfer(qname, qtype) {
+        // RFC 5936 section 2.2.1: not a zone we serve.
+        reply.metadata.response_code = ResponseCode::NotAuth;
+    } else if view.zone.refuses(query.query_class(), qname, qtype) {
         reply.metadata.response_code = ResponseCode::Refused;
     } else {
         reply.metadata.authoritative = true;
@@ -121,7 +163,66 @@ pub(crate) fn answer(view: &View, request: &Request) -> Reply {
     if let (Some(edns), Some(subnet)) = (reply.edns.as_mut(), subnet) {
         echo_subnet(edns, &subnet, scope);
     }
+    follow_question_case(&mut reply, query.original().name());
     reply
+}
+
+/// Gives every compressible name in the records (owners; CNAME, NS, PTR, MX and SOA data)
+/// the question's letter case for the labels it shares with the end of the question; other
+/// labels keep the zone's case. The encoder then points those labels at the question, so
+/// the bytes are the same whether this path built the reply or the reply cache patched a
+/// question of another case into an earlier one (its pointers follow the question).
+fn follow_question_case(reply: &mut Reply, question: &Name) {
+    let sections = [
+        &mut reply.answers,
+        &mut reply.authorities,
+        &mut reply.additionals,
+    ];
+    for record in sections.into_iter().flat_map(|section| section.iter_mut()) {
+        in_question_case(&mut record.name, question);
+        match &mut record.data {
+            RData::CNAME(CNAME(name)) | RData::NS(NS(name)) | RData::PTR(PTR(name)) => {
+                in_question_case(name, question);
+            }
+            RData::MX(mx) => in_question_case(&mut mx.exchange, question),
+            RData::SOA(soa) => {
+                in_question_case(&mut soa.mname, question);
+                in_question_case(&mut soa.rname, question);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Rewrites the labels `name` shares (ignoring case) with the end of `question` in the
+/// question's case; allocates only when the case differs.
+fn in_question_case(name: &mut Name, question: &Name) {
+    let shared = name
+        .iter()
+        .rev()
+        .zip(question.iter().rev())
+        .take_while(|(ours, theirs)| ours.eq_ignore_ascii_case(theirs))
+        .count();
+    let same_bytes = name
+        .iter()
+        .rev()
+        .zip(question.iter().rev())
+        .take(shared)
+        .all(|(ours, theirs)| ours == theirs);
+    if same_bytes {
+        return;
+    }
+    let keep = usize::from(name.num_labels()) - shared;
+    let skip = usize::from(question.num_labels()) - shared;
+    let labels: Vec<&[u8]> = name
+        .iter()
+        .take(keep)
+        .chain(question.iter().skip(skip))
+        .collect();
+    if let Ok(mut recased) = Name::from_labels(labels) {
+        recased.set_fqdn(name.is_fqdn());
+        *name = recased;
+    }
 }
 
 /// Fills answers (following in-zone CNAMEs), or NXDOMAIN/NODATA with the SOA. Returns the
@@ -169,8 +270,9 @@ fn resolve(
             }
         }
         End::NoData => reply.authorities.push(zone.negative_soa.clone()),
-        // The resolver follows names outside the zone, and chains longer than we follow.
-        End::LeavesZone | End::TooLong => {}
+        // The resolver follows names outside the zone, chains longer than we follow, and
+        // CNAMEs into steered names (RFC 7871 section 7.2.1).
+        End::LeavesZone | End::TooLong | End::SteeredTarget => {}
     }
     0
 }

@@ -7,6 +7,8 @@ use hickory_proto::rr::Name;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+use crate::decision;
+
 /// Why an ECS option is malformed; the query gets FORMERR (RFC 7871 section 7.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EcsError {
@@ -16,6 +18,8 @@ pub(crate) enum EcsError {
     HostBitsSet,
     /// More or fewer address bytes than SOURCE PREFIX-LENGTH needs.
     WrongLength,
+    /// More than one ECS option in the query (RFC 7871 section 6).
+    Repeated,
 }
 
 /// The query's ECS option, if any, after the checks hickory's decoder does not make.
@@ -70,6 +74,16 @@ fn declared_len(raw: &[u8]) -> Option<u16> {
 }
 
 fn from_edns(edns: Option<&Edns>) -> Result<Option<ClientSubnet>, EcsError> {
+    let subnets = edns.map_or(0, |edns| {
+        edns.options()
+            .options
+            .iter()
+            .filter(|(code, _)| *code == EdnsCode::Subnet)
+            .count()
+    });
+    if subnets > 1 {
+        return Err(EcsError::Repeated);
+    }
     let Some(EdnsOption::Subnet(subnet)) = edns.and_then(|edns| edns.option(EdnsCode::Subnet))
     else {
         return Ok(None);
@@ -109,20 +123,15 @@ pub(crate) fn echo(query: &ClientSubnet, scope: u8) -> ClientSubnet {
 }
 
 /// The scope to echo for a query's subnet `addr`/`source_prefix`, given the `scope` of the
-/// family geolocation used.
+/// family geolocation used: [`decision::echo_scope`], which explain reports too.
 pub(crate) fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
-    let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-    let scope = if mapped && scope > 0 {
-        scope.saturating_add(96)
-    } else {
-        scope
-    };
-    scope.min(source_prefix)
+    decision::echo_scope(addr, source_prefix, scope)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::is_global;
 
     fn edns_with(subnet: ClientSubnet) -> Edns {
         let mut edns = Edns::new();
@@ -159,6 +168,18 @@ mod tests {
     }
 
     #[test]
+    fn refuses_two_options() {
+        let mut edns = edns_with(ClientSubnet::new(ip("81.2.69.0"), 24, 0));
+        edns.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(
+                ip("81.2.70.0"),
+                24,
+                0,
+            )));
+        assert_eq!(from_edns(Some(&edns)).err(), Some(EcsError::Repeated));
+    }
+
+    #[test]
     fn echo_caps_scope_and_maps_families() {
         let query = ClientSubnet::new(ip("81.2.69.0"), 24, 0);
         assert_eq!(echo(&query, 16).scope_prefix(), 16);
@@ -166,5 +187,30 @@ mod tests {
         let mapped = ClientSubnet::new(ip("::ffff:81.2.69.0"), 120, 0);
         assert_eq!(echo(&mapped, 16).scope_prefix(), 112);
         assert_eq!(echo(&mapped, 0).scope_prefix(), 0);
+    }
+
+    #[test]
+    fn unusable_subnets_get_their_block() {
+        for (subnet, prefix, scope) in [
+            ("10.1.2.0", 24, 8),
+            ("100.100.0.0", 16, 10),
+            ("198.19.0.0", 24, 15),
+            ("203.0.113.0", 25, 24),
+            ("240.0.0.0", 8, 3),
+            ("::ffff:192.168.1.0", 120, 112),
+            ("fe80::", 64, 10),
+            ("2001:db8:1::", 48, 32),
+            ("::", 56, 56),
+            ("10.0.0.0", 6, 6),
+        ] {
+            assert_eq!(
+                echo_scope(ip(subnet), prefix, 24),
+                scope,
+                "{subnet}/{prefix}"
+            );
+            assert!(!is_global(ip(subnet)), "{subnet}");
+        }
+        // Location-independent answers stay at scope 0.
+        assert_eq!(echo_scope(ip("10.1.2.0"), 24, 0), 0);
     }
 }

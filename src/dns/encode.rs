@@ -38,26 +38,67 @@ impl EmitAndCount for Question<'_> {
     }
 }
 
-/// Encodes `reply` into `out` (cleared first), at most `max_size` bytes.
-///
-/// When the records do not fit, the reply becomes header + question + OPT with TC=1: no
-/// partial RRsets, and the OPT (with the ECS echo) survives, which hickory 0.26.3's own
-/// truncation drops (upstream issue 3633).
+/// How much of a reply went into its encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    /// Every record.
+    Whole,
+    /// The additional section (glue) did not fit and was left out, without TC: it is not
+    /// needed to answer the question (RFC 2181 section 9). Such a reply depends on the
+    /// client's buffer size, so a cache must not replay it to another client.
+    WithoutAdditional,
+    /// The answer or authority section did not fit: header + question + OPT with TC=1.
+    Truncated,
+}
+
+/// Encodes `reply` into `out` (cleared first), at most `max_size` bytes: [`encode_fit`]
+/// without saying how much fitted.
 pub(crate) fn encode(
     reply: &Reply,
     queries: Option<&Queries>,
     max_size: u16,
     out: &mut Vec<u8>,
 ) -> Result<(), ProtoError> {
-    out.clear();
-    let truncated = emit(&reply.metadata, reply, queries, max_size, out, true)?;
-    if truncated {
+    encode_fit(reply, queries, max_size, out).map(|_| ())
+}
+
+/// Encodes `reply` into `out` (cleared first), at most `max_size` bytes.
+///
+/// Glue that does not fit is dropped without TC (RFC 2181 section 9). When the answer or
+/// authority records do not fit, the reply becomes header + question + OPT with TC=1: no
+/// partial RRsets, and the OPT (with the ECS echo) survives, which hickory 0.26.3's own
+/// truncation drops (upstream issue 3633).
+pub(crate) fn encode_fit(
+    reply: &Reply,
+    queries: Option<&Queries>,
+    max_size: u16,
+    out: &mut Vec<u8>,
+) -> Result<Fit, ProtoError> {
+    for (sections, fit) in [
+        (Sections::All, Fit::Whole),
+        (Sections::WithoutAdditional, Fit::WithoutAdditional),
+    ] {
+        if fit == Fit::WithoutAdditional && reply.additionals.is_empty() {
+            break;
+        }
         out.clear();
-        let mut metadata = reply.metadata;
-        metadata.truncation = true;
-        emit(&metadata, reply, queries, max_size, out, false)?;
+        if !emit(&reply.metadata, reply, queries, max_size, out, sections)? {
+            return Ok(fit);
+        }
     }
-    Ok(())
+    out.clear();
+    let mut metadata = reply.metadata;
+    metadata.truncation = true;
+    emit(&metadata, reply, queries, max_size, out, Sections::None)?;
+    Ok(Fit::Truncated)
+}
+
+/// Which record sections an encoding attempt carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sections {
+    All,
+    WithoutAdditional,
+    None,
 }
 
 /// Returns whether records had to be left out.
@@ -67,19 +108,20 @@ fn emit(
     queries: Option<&Queries>,
     max_size: u16,
     out: &mut Vec<u8>,
-    records: bool,
+    sections: Sections,
 ) -> Result<bool, ProtoError> {
     let mut encoder = BinEncoder::new(out);
     encoder.set_max_size(max_size);
-    fn pick(section: &[Record], records: bool) -> &[Record] {
-        if records { section } else { &[] }
+    fn pick(section: &[Record], keep: bool) -> &[Record] {
+        if keep { section } else { &[] }
     }
+    let records = sections != Sections::None;
     let header = emit_message_parts(
         metadata,
         &mut Question(queries),
         &mut pick(&reply.answers, records).iter(),
         &mut pick(&reply.authorities, records).iter(),
-        &mut pick(&reply.additionals, records).iter(),
+        &mut pick(&reply.additionals, sections == Sections::All).iter(),
         reply.edns.as_ref(),
         None,
         &mut encoder,

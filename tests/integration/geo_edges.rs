@@ -61,13 +61,13 @@ async fn unusable_subnets_fall_back_to_the_packet_source() {
     let server = Server::start(CITY).await;
     // Source prefix 0 and private subnets say nothing about the client: 127.0.0.1 is used,
     // which has no location. Prefix 0 asks for an answer for everyone (scope 0); a private
-    // subnet gets an answer for that subnet only (scope = source prefix), so a resolver does
-    // not hand it to clients whose global subnets would be steered elsewhere.
-    for (subnet, prefix) in [
-        ("0.0.0.0", 0),
-        ("10.0.0.0", 8),
-        ("192.168.1.0", 24),
-        ("fd00::", 8),
+    // subnet gets an answer for its special-purpose block only (RFC 7871 section 10), so a
+    // resolver does not hand it to clients whose global subnets would be steered elsewhere.
+    for (subnet, prefix, scope) in [
+        ("0.0.0.0", 0, 0),
+        ("10.0.0.0", 8, 8),
+        ("192.168.1.0", 24, 16),
+        ("fd00::", 8, 7),
     ] {
         let reply = server
             .udp(&query_ecs("www.gtm.test", RecordType::A, subnet, prefix))
@@ -75,7 +75,7 @@ async fn unusable_subnets_fall_back_to_the_packet_source() {
         assert_eq!(region_of(&reply), "us-east", "{subnet}/{prefix}");
         assert_eq!(
             ecs_echo(&reply).map(|e| e.scope_prefix()),
-            Some(prefix),
+            Some(scope),
             "{subnet}/{prefix}"
         );
     }

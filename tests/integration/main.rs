@@ -6,6 +6,7 @@
 
 mod all_down;
 mod answers;
+mod conformance;
 mod dashboard;
 mod explain;
 mod geo_edges;

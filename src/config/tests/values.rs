@@ -235,3 +235,35 @@ fn the_content_hash_follows_the_bytes_of_every_file() {
     assert_ne!(main_edit.content_hash, region_edit.content_hash);
     assert_ne!(main_edit.content_hash, unchanged.content_hash);
 }
+
+#[test]
+fn cname_loops_are_refused_naming_the_names() {
+    refused(
+        "meridian.toml",
+        |t| {
+            format!(
+                "{t}\n[[zone.record]]\nname = \"loopa\"\ntype = \"CNAME\"\nvalue = \"loopb.gtm.test\"\n\
+                 \n[[zone.record]]\nname = \"loopb\"\ntype = \"CNAME\"\nvalue = \"loopc.gtm.test\"\n\
+                 \n[[zone.record]]\nname = \"loopc\"\ntype = \"CNAME\"\nvalue = \"loopb.gtm.test\"\n"
+            )
+        },
+        &[
+            "zone.record",
+            "CNAMEs loop: loopb.gtm.test. -> loopc.gtm.test. -> loopb.gtm.test.",
+        ],
+    );
+}
+
+#[test]
+fn node_identity_is_printable_ascii() {
+    refused(
+        "meridian.toml",
+        |t| {
+            t.replace(
+                "apex = \"gtm.test\"",
+                "apex = \"gtm.test\"\nidentity = \"\"",
+            )
+        },
+        &["zone.identity", "printable ASCII"],
+    );
+}

@@ -119,7 +119,24 @@ impl Checker<'_> {
                 rdata,
             });
         }
+        let identity = match &raw.identity {
+            Some(text)
+                if text.is_empty()
+                    || text.len() > 255
+                    || !text
+                        .bytes()
+                        .all(|byte| byte.is_ascii_graphic() || byte == b' ') =>
+            {
+                return Err(self.invalid(
+                    "zone.identity",
+                    text,
+                    "1 to 255 printable ASCII characters (it is sent as NSID and as a TXT string)",
+                ));
+            }
+            identity => identity.clone(),
+        };
         let zone = Zone {
+            identity,
             apex,
             soa,
             name_servers,
@@ -232,6 +249,14 @@ impl Checker<'_> {
                         "a CNAME cannot sit beside other data at the same name (RFC 1034 section 3.6.2)",
                     ));
                 }
+                if let Some(cycle) = cname_loop(zone, &record.name) {
+                    let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+                    return Err(self.invalid(
+                        key,
+                        &record.name,
+                        format!("CNAMEs loop: {}", names.join(" -> ")),
+                    ));
+                }
             }
             let glue = zone.name_servers.iter().any(|ns| ns.name == record.name);
             if glue
@@ -295,4 +320,25 @@ impl Checker<'_> {
         }
         Ok(services)
     }
+}
+
+/// The loop the CNAME chain starting at `start` runs into, as the names in order (the first
+/// repeated at the end), or `None` when the chain ends.
+fn cname_loop(zone: &Zone, start: &Name) -> Option<Vec<Name>> {
+    let target_of = |name: &Name| {
+        zone.records.iter().find_map(|record| match &record.rdata {
+            RData::CNAME(CNAME(target)) if record.name == *name => Some(target.clone()),
+            _ => None,
+        })
+    };
+    let mut chain = vec![start.clone()];
+    while let Some(target) = target_of(chain.last()?) {
+        if let Some(at) = chain.iter().position(|name| *name == target) {
+            let mut cycle = chain.split_off(at);
+            cycle.push(target);
+            return Some(cycle);
+        }
+        chain.push(target);
+    }
+    None
 }

@@ -12,7 +12,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, Dependence, Reply};
-use super::encode::encode;
+use super::encode::{Fit, encode, encode_fit};
 use super::replay;
 use crate::telemetry::dns::{self as metrics, Answered, Transport};
 use crate::view::{SharedView, View};
@@ -118,10 +118,12 @@ fn respond(
                 .map(|query| u16::from(query.query_type()));
             answered.rcode = u16::from(reply.metadata.response_code);
             answered.steered = reply.steered;
-            (
-                encode(&reply, Some(&request.queries), limit, out),
-                Some(reply.dependence),
-            )
+            // A reply that left its glue out fits this client's buffer only: never replayed.
+            match encode_fit(&reply, Some(&request.queries), limit, out) {
+                Ok(Fit::Whole) => (Ok(()), Some(reply.dependence)),
+                Ok(_) => (Ok(()), None),
+                Err(error) => (Err(error), None),
+            }
         }
         Err(_) => {
             // The header is readable, so the client can be told its message is malformed.
@@ -164,13 +166,16 @@ impl RequestHandler for DnsHandler {
             // hickory's own truncation would drop the OPT record: decide it here instead.
             let mut scratch = Vec::with_capacity(512);
             let limit = Reply::udp_limit(request.edns.as_ref());
-            if encode(&reply, Some(&request.queries), limit, &mut scratch).is_ok()
-                && Header::read(&mut BinDecoder::new(&scratch)).is_ok_and(|h| h.metadata.truncation)
-            {
-                reply.metadata.truncation = true;
-                reply.answers.clear();
-                reply.authorities.clear();
-                reply.additionals.clear();
+            match encode_fit(&reply, Some(&request.queries), limit, &mut scratch) {
+                // Glue that does not fit is left out without TC (RFC 2181 section 9).
+                Ok(Fit::WithoutAdditional) => reply.additionals.clear(),
+                Ok(Fit::Truncated) => {
+                    reply.metadata.truncation = true;
+                    reply.answers.clear();
+                    reply.authorities.clear();
+                    reply.additionals.clear();
+                }
+                Ok(Fit::Whole) | Err(_) => {}
             }
         }
         let mut builder = MessageResponseBuilder::new(&request.queries, None);

@@ -5,7 +5,7 @@
 //! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the reply is
 //! rendered from (source: region, fallback addresses, NODATA or SERVFAIL; family, TTL,
 //! count: the whole shape, so no answer rule can make the cache replay stale bytes). The rest is patched per
-//! query: the ID, the RD and CD bits, the question's letter case (owners point at the
+//! query: the ID, the RD bit (CD is never set in responses), the question's letter case (owners point at the
 //! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
 //! Truncated replies are never kept, and a kept reply is replayed only when it fits the
 //! query's buffer: the full path would have sent the very same records.
@@ -271,7 +271,6 @@ fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
     let packet = query.packet;
     out[..2].copy_from_slice(&packet[..2]);
     out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
-    out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
     out[12..12 + query.question_len].copy_from_slice(query.question());
     let Some(edns) = query.edns else {
         return;

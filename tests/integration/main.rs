@@ -8,6 +8,7 @@ mod all_down;
 mod answers;
 mod dashboard;
 mod explain;
+mod geo_corrupt;
 mod geo_edges;
 mod health;
 mod hostile;

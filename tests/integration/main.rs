@@ -13,6 +13,7 @@ mod geo_edges;
 mod health;
 mod hostile;
 mod live;
+mod malformed;
 mod mmdb;
 mod openapi;
 mod proxy;

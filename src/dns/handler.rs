@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -113,8 +113,8 @@ fn respond(
     let stream = transport == Transport::Tcp;
     // A compressed question name can only point back into the header (it is the first name
     // of the message), which is never a name a client meant; echoed as it came it would point
-    // at the reply's header instead. Knot refuses it too.
-    if scan.compressed_question {
+    // at the reply's header instead. Knot refuses it too. More than one question: RFC 9619.
+    if scan.compressed_question || scan.questions > 1 {
         wire::write_error(packet, &scan, 1, scan.limit(stream), out);
         metrics::count(&answered);
         return Some((answered, None));
@@ -140,24 +140,16 @@ fn respond(
     let dependence = match encode(&reply, Some(&request.queries), limit, out) {
         Ok(()) => Some(reply.dependence),
         Err(error) => {
-            tracing::warn!(%error, %src, "cannot encode a reply");
-            if !server_failure(header.metadata.id, out) {
-                return None;
-            }
+            // Any client can send what makes this fail: not a warning per packet.
+            tracing::debug!(%error, %src, "cannot encode a reply");
+            wire::write_error(packet, &scan, 2, scan.limit(stream), out);
             answered.rcode = u16::from(ResponseCode::ServFail);
+            answered.steered = None;
             None
         }
     };
     metrics::count(&answered);
     Some((answered, dependence))
-}
-
-/// A bare SERVFAIL, for when a reply cannot be encoded.
-fn server_failure(id: u16, out: &mut Vec<u8>) -> bool {
-    let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
-    metadata.response_code = ResponseCode::ServFail;
-    let reply = Reply::empty(&metadata, None, ResponseCode::ServFail);
-    encode(&reply, None, 512, out).is_ok()
 }
 
 #[async_trait::async_trait]

@@ -1,10 +1,14 @@
-//! Messages that are not plain questions: compressed question names, an OPT hickory cannot
-//! decode. Every reply parses, echoes the ID and says what was wrong.
+//! Messages that are not plain questions: compressed question names, too many questions, an
+//! OPT hickory cannot decode. Every reply parses, echoes the ID and says what was wrong.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
 
 use crate::support::*;
-use hickory_proto::op::{Message, MessageType, ResponseCode};
 
 fn hex(text: &str) -> Vec<u8> {
     (0..text.len())
@@ -67,6 +71,72 @@ async fn a_compressed_question_name_gets_formerr_without_an_echo() {
     let (_, reply) = every_path(&server, &with_opt);
     assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
     assert!(reply.edns.is_some(), "no OPT in {reply:?}");
+}
+
+/// Captures what the log says, at every level, while `run` runs on this thread.
+fn logged(run: impl FnOnce()) -> String {
+    #[derive(Clone)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured(Arc::new(Mutex::new(Vec::new())));
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, run);
+    let bytes = captured.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn many_questions_get_formerr_with_the_first_question_and_no_warning() {
+    let server = Server::start(CITY).await;
+    // 50 x www.gtm.test A, no EDNS, RD set: the echo alone would pass 512 bytes.
+    let mut packet = hex("abcd01000032000000000000");
+    for _ in 0..50 {
+        packet.extend_from_slice(b"\x03www\x03gtm\x04test\x00\x00\x01\x00\x01");
+    }
+    let log = logged(|| {
+        let (bytes, reply) = every_path(&server, &packet);
+        assert!(bytes.len() <= 512, "{} bytes", bytes.len());
+        assert_eq!(reply.metadata.id, 0xabcd);
+        assert_eq!(reply.metadata.message_type, MessageType::Response);
+        assert_eq!(reply.metadata.op_code, OpCode::Query);
+        assert!(reply.metadata.recursion_desired, "RD not copied");
+        assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+        let questions: Vec<_> = reply
+            .queries
+            .iter()
+            .map(|q| (q.name().to_string(), q.query_type()))
+            .collect();
+        assert_eq!(questions, [("www.gtm.test.".to_string(), RecordType::A)]);
+    });
+    assert!(!log.contains("WARN"), "warned per packet: {log}");
+    assert!(!log.contains("ERROR"), "{log}");
+}
+
+#[tokio::test]
+async fn two_short_questions_get_formerr_too() {
+    let server = Server::start(CITY).await;
+    let mut packet = hex("abce00000002000000000000");
+    packet.extend_from_slice(b"\x03www\x03gtm\x04test\x00\x00\x01\x00\x01");
+    packet.extend_from_slice(b"\x03app\x03gtm\x04test\x00\x00\x01\x00\x01");
+    let (_, reply) = every_path(&server, &packet);
+    assert_eq!(reply.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(reply.queries.len(), 1);
 }
 
 #[tokio::test]

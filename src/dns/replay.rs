@@ -1,12 +1,15 @@
 //! The reply cache of the UDP path: replies that the full path (`answer::answer`) built are
 //! replayed for later queries that differ only in what can be patched in.
 //!
-//! Without its OPT record, a reply depends on the view, the question (letter case aside),
+//! Without its OPT record, a reply depends on the view, the question (letter case included),
 //! whether the query had EDNS, and for steered names on the [`SteeredAnswer`] the reply is
 //! rendered from (source: region, fallback addresses, NODATA or SERVFAIL; family, TTL,
 //! count: the whole shape, so no answer rule can make the cache replay stale bytes). The rest is patched per
-//! query: the ID, the RD and CD bits, the question's letter case (owners point at the
-//! question, so they follow it) and the OPT record (DO bit, ECS echo), rebuilt at the end.
+//! query: the ID, the RD and CD bits and the OPT record (DO bit, ECS echo), rebuilt at the
+//! end. The letter case is part of the key, not patched: the encoder compresses names
+//! against the question only where the case matches, so a reply built for `gtm.test` is not
+//! the bytes the full path writes for `GTM.TEST` (resolvers that randomise case, 0x20, take
+//! the full path for each spelling they send).
 //! Truncated replies are never kept, and a kept reply is replayed only when it fits the
 //! query's buffer: the full path would have sent the very same records.
 //! Only plain queries take this path; anything unusual goes the full way, so the cache can
@@ -169,14 +172,11 @@ impl PlainQuery<'_> {
         &self.packet[12..12 + self.question_len]
     }
 
-    /// Question with its name in lower case, EDNS or not: what a body is for.
+    /// The question exactly as sent, letter case included, and whether the query had EDNS:
+    /// what a body is for.
     fn key(&self, buf: &mut [u8; MAX_QUESTION + 1]) -> usize {
         let question = self.question();
-        let name_len = question.len() - 4;
-        buf[..name_len].copy_from_slice(&question[..name_len]);
-        buf[..name_len].make_ascii_lowercase();
-        // Type and class as they are: 0x41 (HTTPS) is not 0x61.
-        buf[name_len..question.len()].copy_from_slice(&question[name_len..]);
+        buf[..question.len()].copy_from_slice(question);
         buf[question.len()] = u8::from(self.edns.is_some());
         question.len() + 1
     }
@@ -266,13 +266,13 @@ pub(crate) fn replay(
     })
 }
 
-/// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo.
+/// Makes cached bytes this query's reply: ID, RD/CD, OPT with the ECS echo. The question is
+/// already this query's, byte for byte: it is the key.
 fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
     let packet = query.packet;
     out[..2].copy_from_slice(&packet[..2]);
     out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
     out[3] = (out[3] & !0x10) | (packet[3] & 0x10);
-    out[12..12 + query.question_len].copy_from_slice(query.question());
     let Some(edns) = query.edns else {
         return;
     };
@@ -312,8 +312,7 @@ pub(crate) fn remember(query: &PlainQuery<'_>, view: &View, dependence: Dependen
         return;
     };
     // The OPT must be where we expect it, or the reply is not one we can rebuild. A truncated
-    // reply is not kept: whether records fit depends on the letter case of the question
-    // (names compress against it only when the case matches) and on the buffer size.
+    // reply is not kept: whether records fit depends on the buffer size.
     if body_len < 12
         || reply[2] & 0x02 != 0
         || (opt_len > 0 && reply[body_len..body_len + 3] != [0, 0, 41])

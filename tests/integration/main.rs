@@ -19,6 +19,7 @@ mod openapi;
 mod proxy;
 mod reload;
 mod replay;
+mod replay_case;
 mod spill;
 mod status;
 mod support;

@@ -8,6 +8,7 @@ mod all_down;
 mod answers;
 mod dashboard;
 mod explain;
+mod fuzz_corpus;
 mod geo_corrupt;
 mod geo_edges;
 mod health;

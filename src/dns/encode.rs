@@ -51,17 +51,6 @@ pub(crate) enum Fit {
     Truncated,
 }
 
-/// Encodes `reply` into `out` (cleared first), at most `max_size` bytes: [`encode_fit`]
-/// without saying how much fitted.
-pub(crate) fn encode(
-    reply: &Reply,
-    queries: Option<&Queries>,
-    max_size: u16,
-    out: &mut Vec<u8>,
-) -> Result<(), ProtoError> {
-    encode_fit(reply, queries, max_size, out).map(|_| ())
-}
-
 /// Encodes `reply` into `out` (cleared first), at most `max_size` bytes.
 ///
 /// Glue that does not fit is dropped without TC (RFC 2181 section 9). When the answer or

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::op::{Header, HeaderCounts, MessageType, Metadata, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -12,8 +12,9 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, Dependence, Reply};
-use super::encode::{Fit, encode, encode_fit};
+use super::encode::{Fit, encode_fit};
 use super::replay;
+use super::wire;
 use crate::telemetry::dns::{self as metrics, Answered, Transport};
 use crate::view::{SharedView, View};
 
@@ -98,60 +99,59 @@ fn respond(
         Transport::Udp => Protocol::Udp,
         Transport::Tcp => Protocol::Tcp,
     };
+    let scan = wire::scan(packet);
     let mut answered = Answered {
         transport,
-        qtype: None,
+        qtype: scan
+            .first_question
+            .as_ref()
+            .and_then(|range| packet.get(range.end - 4..range.end - 2))
+            .map(|qtype| u16::from_be_bytes([qtype[0], qtype[1]])),
         rcode: u16::from(ResponseCode::FormErr),
         steered: None,
     };
-    let (encoded, dependence) = match Request::from_bytes(packet.to_vec(), src, protocol) {
-        Ok(request) => {
-            let reply = answer::answer(view, &request);
-            let limit = match protocol {
-                Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
-                _ => u16::MAX,
-            };
-            answered.qtype = request
-                .queries
-                .queries()
-                .first()
-                .map(|query| u16::from(query.query_type()));
-            answered.rcode = u16::from(reply.metadata.response_code);
-            answered.steered = reply.steered;
-            // A reply that left its glue out fits this client's buffer only: never replayed.
-            match encode_fit(&reply, Some(&request.queries), limit, out) {
-                Ok(Fit::Whole) => (Ok(()), Some(reply.dependence)),
-                Ok(_) => (Ok(()), None),
-                Err(error) => (Err(error), None),
-            }
-        }
+    let stream = transport == Transport::Tcp;
+    // A compressed question name can only point back into the header (it is the first name
+    // of the message), which is never a name a client meant; echoed as it came it would point
+    // at the reply's header instead. Knot refuses it too. More than one question: RFC 9619.
+    if scan.compressed_question || scan.questions > 1 {
+        wire::write_error(packet, &scan, 1, scan.limit(stream), out);
+        metrics::count(&answered);
+        return Some((answered, None));
+    }
+    let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
+        Ok(request) => request,
         Err(_) => {
-            // The header is readable, so the client can be told its message is malformed.
-            let reply = Reply::empty(&header.metadata, None, ResponseCode::FormErr);
-            (encode(&reply, None, 512, out), None)
+            // The header is readable, so the client can be told its message is malformed,
+            // with its question and an OPT record where those could be read (RFC 6891
+            // section 6.1.1: a query with OPT gets OPT in every response).
+            wire::write_error(packet, &scan, 1, scan.limit(stream), out);
+            metrics::count(&answered);
+            return Some((answered, None));
         }
     };
-    let dependence = match encoded {
-        Ok(()) => dependence,
+    let reply = answer::answer(view, &request);
+    let limit = match protocol {
+        Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
+        _ => u16::MAX,
+    };
+    answered.rcode = u16::from(reply.metadata.response_code);
+    answered.steered = reply.steered;
+    // A reply that left its glue out fits this client's buffer only: never replayed.
+    let dependence = match encode_fit(&reply, Some(&request.queries), limit, out) {
+        Ok(Fit::Whole) => Some(reply.dependence),
+        Ok(Fit::WithoutAdditional | Fit::Truncated) => None,
         Err(error) => {
-            tracing::warn!(%error, %src, "cannot encode a reply");
-            if !server_failure(header.metadata.id, out) {
-                return None;
-            }
+            // Any client can send what makes this fail: not a warning per packet.
+            tracing::debug!(%error, %src, "cannot encode a reply");
+            wire::write_error(packet, &scan, 2, scan.limit(stream), out);
             answered.rcode = u16::from(ResponseCode::ServFail);
+            answered.steered = None;
             None
         }
     };
     metrics::count(&answered);
     Some((answered, dependence))
-}
-
-/// A bare SERVFAIL, for when a reply cannot be encoded.
-fn server_failure(id: u16, out: &mut Vec<u8>) -> bool {
-    let mut metadata = Metadata::new(id, MessageType::Response, OpCode::Query);
-    metadata.response_code = ResponseCode::ServFail;
-    let reply = Reply::empty(&metadata, None, ResponseCode::ServFail);
-    encode(&reply, None, 512, out).is_ok()
 }
 
 #[async_trait::async_trait]

@@ -10,6 +10,7 @@ mod handler;
 mod replay;
 mod server;
 mod tcp;
+mod wire;
 
 pub use handler::DnsHandler;
 pub use server::{DnsSockets, bind, serve_udp};

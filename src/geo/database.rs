@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 
@@ -33,7 +35,24 @@ pub enum GeoError {
         path: PathBuf,
         database_type: String,
     },
+    #[error(
+        "{}: loading the geo database took longer than {}s: the file is corrupt or the disk is stalled",
+        path.display(),
+        limit.as_secs_f64()
+    )]
+    TimedOut { path: PathBuf, limit: Duration },
+    #[error("{}: the thread loading the geo database failed", path.display())]
+    LoaderFailed { path: PathBuf },
 }
+
+/// The longest any database load may take. A full City database (about 70 MB) loads and
+/// validates in well under a second here; a corrupt file must not hang a start or a reload.
+pub(crate) const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How many steps of the network iterator the layout check takes at most, successes and
+/// errors alike: a corrupt search tree (a cycle) yields errors without end, so counting only
+/// the records found would never stop.
+const WALK_LIMIT: usize = 64 * 1024;
 
 /// How many records are sampled at load to prove the layout.
 const LAYOUT_SAMPLE: usize = 256;
@@ -42,6 +61,38 @@ const LAYOUT_SAMPLE: usize = 256;
 /// for the layout: a City database may begin with networks placed only by country. Walking
 /// them costs a few milliseconds once per load.
 const SUBDIVISION_SAMPLE: usize = 4096;
+
+/// Runs `load` on its own thread and waits at most `limit` for it. A load that overruns is
+/// abandoned (its thread finishes or not on its own; the walk is bounded, so it does) and
+/// reported as an error naming `path`, so a start fails and a reload keeps the running view.
+fn time_boxed<T: Send + 'static>(
+    path: &Path,
+    limit: Duration,
+    load: impl FnOnce() -> Result<T, GeoError> + Send + 'static,
+) -> Result<T, GeoError> {
+    let (sender, receiver) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("geo-load".to_string())
+        .spawn(move || {
+            // The receiver may be gone after a timeout: nobody wants the result then.
+            let _ = sender.send(load());
+        });
+    if spawned.is_err() {
+        return Err(GeoError::LoaderFailed {
+            path: path.to_path_buf(),
+        });
+    }
+    match receiver.recv_timeout(limit) {
+        Ok(result) => result,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(GeoError::TimedOut {
+            path: path.to_path_buf(),
+            limit,
+        }),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(GeoError::LoaderFailed {
+            path: path.to_path_buf(),
+        }),
+    }
+}
 
 /// A validated database, immutable once loaded.
 #[derive(Debug)]
@@ -61,12 +112,32 @@ pub struct Lookup {
 }
 
 impl GeoDb {
-    /// Reads the whole file into memory and checks it is a City or Country database.
+    /// Reads the whole file into memory and checks it is a City or Country database, within
+    /// [`LOAD_TIMEOUT`].
     pub fn open(path: &Path) -> Result<Self, GeoError> {
+        let owned = path.to_path_buf();
+        time_boxed(path, LOAD_TIMEOUT, move || Self::open_now(&owned))
+    }
+
+    fn open_now(path: &Path) -> Result<Self, GeoError> {
         let reader = Reader::open_readfile(path).map_err(|error| GeoError::Open {
             path: path.to_path_buf(),
             error,
         })?;
+        Self::validated(reader, path)
+    }
+
+    /// A database from bytes already in memory, validated as [`Self::open`] does but without
+    /// its time box; `path` names it in errors. For fuzzing and tests of the layout check.
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self, GeoError> {
+        let reader = Reader::from_source(bytes).map_err(|error| GeoError::Open {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::validated(reader, path)
+    }
+
+    fn validated(reader: Reader<Vec<u8>>, path: &Path) -> Result<Self, GeoError> {
         let mut db = Self {
             reader,
             path: path.to_path_buf(),
@@ -98,6 +169,7 @@ impl GeoDb {
         let (mut has_country, mut has_subdivisions) = (false, false);
         if let Ok(networks) = self.reader.networks(WithinOptions::default()) {
             let records = networks
+                .take(WALK_LIMIT)
                 .filter_map(Result::ok)
                 .filter(|result| result.has_data())
                 .take(SUBDIVISION_SAMPLE);
@@ -179,8 +251,9 @@ impl GeoDb {
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+    use std::time::{Duration, Instant};
 
-    use super::{GeoDb, GeoError};
+    use super::{GeoDb, GeoError, time_boxed};
 
     fn repo(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -226,5 +299,19 @@ mod tests {
         let chain = format!("{:#}", anyhow::Error::from(error));
         assert!(chain.contains("missing.mmdb"), "{chain}");
         assert_eq!(chain.matches("(os error 2)").count(), 1, "{chain}");
+    }
+
+    #[test]
+    fn a_load_that_overruns_its_time_fails_naming_the_file() {
+        let path = repo("tests/data/geo/slow.mmdb");
+        let started = Instant::now();
+        let result = time_boxed(&path, Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(5));
+            Ok(())
+        });
+        assert!(started.elapsed() < Duration::from_secs(4));
+        let error = result.expect_err("waited for the slow load");
+        assert!(matches!(error, GeoError::TimedOut { .. }), "{error}");
+        assert!(error.to_string().contains("slow.mmdb"), "{error}");
     }
 }

@@ -119,6 +119,10 @@ pub struct Reloader {
     geo_file: Mutex<Option<Fingerprint>>,
     /// One reload at a time, whoever asks.
     busy: Mutex<()>,
+    /// The watched files as they were when the running view was read from them (taken when
+    /// the reloader is made, right after the first load): the watcher starts from these, so
+    /// an edit made before its first look is still a change.
+    files_at_start: Vec<(PathBuf, Option<Fingerprint>)>,
     pub stats: ReloadStats,
 }
 
@@ -130,15 +134,18 @@ impl Reloader {
         pinned: ListenFromConfig,
     ) -> Self {
         let geo_file = fingerprint(view.load().geo.path());
-        Self {
+        let mut reloader = Self {
             source,
             view,
             region,
             pinned,
             geo_file: Mutex::new(geo_file),
             busy: Mutex::new(()),
+            files_at_start: Vec::new(),
             stats: ReloadStats::default(),
-        }
+        };
+        reloader.files_at_start = reloader.watched();
+        reloader
     }
 
     pub fn view(&self) -> &SharedView {
@@ -307,7 +314,7 @@ impl Reloader {
     /// Watches the config files and the database every `geo.reload_check` until `shutdown`, and
     /// reloads once a change has settled (editors and updaters write in several steps).
     pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut seen = self.watched();
+        let mut seen = self.files_at_start.clone();
         // A version that failed is not retried until it changes again (SIGHUP forces it).
         loop {
             // Read every time: a reload may change the interval too.

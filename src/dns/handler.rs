@@ -13,9 +13,10 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, Dependence, Reply};
 use super::encode::{Fit, encode_fit};
+use super::negative;
 use super::replay;
 use super::wire;
-use crate::telemetry::dns::{self as metrics, Answered, Transport};
+use crate::telemetry::dns::{self as metrics, AnswerPath, Answered, Transport};
 use crate::view::{SharedView, View};
 
 /// Cheap to clone: every socket loop and connection reads the node's one [`SharedView`],
@@ -38,36 +39,20 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        let view = self.view.load();
-        let plain = replay::parse(packet);
-        if let Some(query) = &plain
-            && let Some(steered) = replay::replay(query, src, &view, out)
-        {
-            let answered = Answered {
-                transport: Transport::Udp,
-                qtype: Some(u16::from(query.record_type())),
-                // Cached replies carry no extended code (BADVERS is never cached).
-                rcode: u16::from(out[3] & 0x0F),
-                steered,
-            };
-            metrics::count(&answered);
-            return Some(answered);
-        }
-        let (answered, dependence) = respond(&view, packet, src, Transport::Udp, out)?;
-        if let (Some(query), Some(dependence)) = (&plain, dependence) {
-            replay::remember(query, &view, dependence, out);
-        }
-        Some(answered)
+        respond(&self.view.load(), packet, src, Transport::Udp, out)
     }
 
-    /// [`Self::respond_datagram`] without the reply cache: the full path, every time.
+    /// [`Self::respond_datagram`] without the reply cache and the negative templates: the
+    /// full path, every time.
     pub fn respond_datagram_uncached(
         &self,
         packet: &[u8],
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        respond(&self.view.load(), packet, src, Transport::Udp, out).map(|(answered, _)| answered)
+        let (answered, _) = full(&self.view.load(), packet, src, Transport::Udp, out)?;
+        metrics::count(&answered);
+        Some(answered)
     }
 
     /// Answers one message read from a TCP stream into `out` (no size limit but the 64 KiB of
@@ -78,13 +63,65 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        respond(&self.view.load(), packet, src, Transport::Tcp, out).map(|(answered, _)| answered)
+        respond(&self.view.load(), packet, src, Transport::Tcp, out)
     }
 }
 
-/// The full path for one message, counted. `None`: send nothing. A dependence of `None`: a
-/// reply not to be cached.
+/// One message, counted: a plain query from the reply cache or a negative template when
+/// they have its answer, else the full path (whose reply the cache may keep). The same
+/// bytes either way; UDP and TCP differ only in the size limit.
 fn respond(
+    view: &View,
+    packet: &[u8],
+    src: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Answered> {
+    let plain = replay::parse(packet);
+    let Some(query) = &plain else {
+        let (answered, _) = full(view, packet, src, transport, out)?;
+        metrics::count(&answered);
+        return Some(answered);
+    };
+    let key = query.key();
+    let limit = match transport {
+        Transport::Udp => query.udp_limit(),
+        Transport::Tcp => usize::from(u16::MAX),
+    };
+    let fast = |rcode, steered, path| Answered {
+        transport,
+        qtype: Some(query.type_and_class().0),
+        rcode,
+        steered,
+        path,
+    };
+    let answered = if let Some(steered) = replay::replay(query, &key, src, view, limit, out) {
+        // Cached replies carry no extended code (BADVERS is never cached).
+        fast(u16::from(out[3] & 0x0F), steered, AnswerPath::Cached)
+    } else if let Some(rcode) =
+        negative::answer(query, key.lower_name(), view, limit, &learning, out)
+    {
+        fast(rcode, None, AnswerPath::Template)
+    } else {
+        let (answered, dependence) = full(view, packet, src, transport, out)?;
+        if let Some(dependence) = dependence {
+            replay::remember(query, &key, view, dependence, out);
+        }
+        answered
+    };
+    metrics::count(&answered);
+    Some(answered)
+}
+
+/// The full path for a synthetic question the negative templates are learned from.
+fn learning(view: &View, packet: &[u8], out: &mut Vec<u8>) -> Option<u16> {
+    full(view, packet, negative::LEARNING_SOURCE, Transport::Udp, out)
+        .map(|(answered, _)| answered.rcode)
+}
+
+/// The full path for one message, uncounted. `None`: send nothing. A dependence of `None`:
+/// a reply not to be cached.
+fn full(
     view: &View,
     packet: &[u8],
     src: SocketAddr,
@@ -109,6 +146,7 @@ fn respond(
             .map(|qtype| u16::from_be_bytes([qtype[0], qtype[1]])),
         rcode: u16::from(ResponseCode::FormErr),
         steered: None,
+        path: AnswerPath::Full,
     };
     let stream = transport == Transport::Tcp;
     // A compressed question name can only point back into the header (it is the first name
@@ -116,7 +154,6 @@ fn respond(
     // at the reply's header instead. Knot refuses it too. More than one question: RFC 9619.
     if scan.compressed_question || scan.questions > 1 {
         wire::write_error(packet, &scan, 1, scan.limit(stream), out);
-        metrics::count(&answered);
         return Some((answered, None));
     }
     let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
@@ -126,7 +163,6 @@ fn respond(
             // with its question and an OPT record where those could be read (RFC 6891
             // section 6.1.1: a query with OPT gets OPT in every response).
             wire::write_error(packet, &scan, 1, scan.limit(stream), out);
-            metrics::count(&answered);
             return Some((answered, None));
         }
     };
@@ -150,7 +186,6 @@ fn respond(
             None
         }
     };
-    metrics::count(&answered);
     Some((answered, dependence))
 }
 

@@ -7,6 +7,7 @@ mod answer;
 mod ecs;
 mod encode;
 mod handler;
+mod negative;
 mod replay;
 mod server;
 mod tcp;

@@ -26,7 +26,7 @@ use crate::geo::ClientAddress;
 use crate::telemetry::dns::Steered;
 use crate::view::View;
 
-/// Entries per thread before the cache starts over (random names must not grow it forever).
+/// Questions kept per thread; past this a cache admits nothing new until the next view.
 const CACHE_LIMIT: usize = 8192;
 
 /// Longest question kept: a 255-byte name plus type and class.
@@ -164,21 +164,57 @@ fn parse_subnet(option: &[u8]) -> Option<Subnet> {
     })
 }
 
+/// A query's question with its name in lower case, and whether it had EDNS: what a kept
+/// reply is for.
+pub(crate) struct Key {
+    bytes: [u8; MAX_QUESTION + 1],
+    len: usize,
+    name_len: usize,
+}
+
+impl Key {
+    fn bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The question's name in lower case, wire form.
+    pub(crate) fn lower_name(&self) -> &[u8] {
+        &self.bytes[..self.name_len]
+    }
+}
+
 impl PlainQuery<'_> {
-    fn question(&self) -> &[u8] {
+    /// The question as it came: name, type, class.
+    pub(crate) fn question(&self) -> &[u8] {
         &self.packet[12..12 + self.question_len]
     }
 
-    /// Question with its name in lower case, EDNS or not: what a body is for.
-    fn key(&self, buf: &mut [u8; MAX_QUESTION + 1]) -> usize {
+    /// The cache key: the question with its name in lower case, and whether there was EDNS.
+    pub(crate) fn key(&self) -> Key {
         let question = self.question();
         let name_len = question.len() - 4;
+        let mut key = Key {
+            bytes: [0; MAX_QUESTION + 1],
+            len: question.len() + 1,
+            name_len,
+        };
+        let buf = &mut key.bytes;
         buf[..name_len].copy_from_slice(&question[..name_len]);
         buf[..name_len].make_ascii_lowercase();
         // Type and class as they are: 0x41 (HTTPS) is not 0x61.
         buf[name_len..question.len()].copy_from_slice(&question[name_len..]);
         buf[question.len()] = u8::from(self.edns.is_some());
-        question.len() + 1
+        key
+    }
+
+    /// The question's type and class.
+    pub(crate) fn type_and_class(&self) -> (u16, u16) {
+        let question = self.question();
+        let at = question.len() - 4;
+        (
+            u16::from_be_bytes([question[at], question[at + 1]]),
+            u16::from_be_bytes([question[at + 2], question[at + 3]]),
+        )
     }
 
     /// The question's type.
@@ -194,7 +230,7 @@ impl PlainQuery<'_> {
     }
 
     /// Length of the OPT record the reply to this query ends with.
-    fn opt_len(&self) -> usize {
+    pub(crate) fn opt_len(&self) -> usize {
         match self.edns {
             None => 0,
             Some(QueryEdns { subnet: None, .. }) => 11,
@@ -206,7 +242,7 @@ impl PlainQuery<'_> {
     }
 
     /// The largest reply this query may get over UDP.
-    fn limit(&self) -> usize {
+    pub(crate) fn udp_limit(&self) -> usize {
         usize::from(self.edns.map_or(512, |edns| edns.limit))
     }
 }
@@ -231,20 +267,21 @@ thread_local! {
 
 /// Writes the reply to `query` into `out` from the cache: `None` on a miss, else the
 /// metrics labels of a steered answer (`Some(None)` for a fixed one).
+/// `limit`: the largest reply the transport takes (the query's UDP size, or 65535 on TCP).
 pub(crate) fn replay(
     query: &PlainQuery<'_>,
+    key: &Key,
     source: SocketAddr,
     view: &View,
+    limit: usize,
     out: &mut Vec<u8>,
 ) -> Option<Option<Steered>> {
-    let mut key = [0u8; MAX_QUESTION + 1];
-    let key_len = query.key(&mut key);
     CACHE.with(|cache| {
         let (generation, entries) = &*cache.borrow();
         if *generation != view.generation {
             return None;
         }
-        let (bytes, scope, steered) = match entries.get(&key[..key_len])? {
+        let (bytes, scope, steered) = match entries.get(key.bytes())? {
             Entry::Fixed(bytes) => (bytes, 0, None),
             Entry::Steered { service, by_shape } => {
                 let family = view.family_for(query.record_type());
@@ -255,7 +292,7 @@ pub(crate) fn replay(
                 (bytes, decision.steered_scope(), Some(labels))
             }
         };
-        if bytes.len() + query.opt_len() > query.limit() {
+        if bytes.len() + query.opt_len() > limit {
             // Would not fit this client's buffer: the full path truncates.
             return None;
         }
@@ -267,7 +304,7 @@ pub(crate) fn replay(
 }
 
 /// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo.
-fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
+pub(crate) fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
     let packet = query.packet;
     out[..2].copy_from_slice(&packet[..2]);
     out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
@@ -305,7 +342,22 @@ fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
 }
 
 /// Keeps the reply the full path wrote into `out` for `query`, without its OPT record.
-pub(crate) fn remember(query: &PlainQuery<'_>, view: &View, dependence: Dependence, reply: &[u8]) {
+///
+/// Only what is asked again is kept: steered answers (by shape, so a bounded few per name)
+/// and fixed answers with records. Negative answers and refusals are written from a
+/// template (`negative.rs`), or would only push out what is asked. A full cache admits
+/// nothing new and keeps what it holds; it starts over with the next view.
+pub(crate) fn remember(
+    query: &PlainQuery<'_>,
+    key: &Key,
+    view: &View,
+    dependence: Dependence,
+    reply: &[u8],
+) {
+    let positive = reply.len() >= 12 && reply[3] & 0x0f == 0 && reply[6..8] != [0, 0];
+    if dependence == Dependence::Fixed && !positive {
+        return;
+    }
     let opt_len = query.opt_len();
     let Some(body_len) = reply.len().checked_sub(opt_len) else {
         return;
@@ -324,15 +376,16 @@ pub(crate) fn remember(query: &PlainQuery<'_>, view: &View, dependence: Dependen
         let additional = u16::from_be_bytes([body[10], body[11]]).saturating_sub(1);
         body[10..12].copy_from_slice(&additional.to_be_bytes());
     }
-    let mut key = [0u8; MAX_QUESTION + 1];
-    let key_len = query.key(&mut key);
     CACHE.with(|cache| {
         let (generation, entries) = &mut *cache.borrow_mut();
-        if *generation != view.generation || entries.len() >= CACHE_LIMIT {
+        if *generation != view.generation {
             entries.clear();
             *generation = view.generation;
         }
-        let key: Box<[u8]> = key[..key_len].into();
+        if entries.len() >= CACHE_LIMIT && !entries.contains_key(key.bytes()) {
+            return;
+        }
+        let key: Box<[u8]> = key.bytes().into();
         match dependence {
             Dependence::Fixed => {
                 entries.insert(key, Entry::Fixed(body.into()));
@@ -375,10 +428,10 @@ mod tests {
     fn plain_shapes_are_taken() {
         let plain = packet(0, &[]);
         let query = parse(&plain).unwrap_or_else(|| panic!("no EDNS"));
-        assert_eq!((query.limit(), query.opt_len()), (512, 0));
+        assert_eq!((query.udp_limit(), query.opt_len()), (512, 0));
         let edns = packet(1, &opt(4096, &[]));
         let query = parse(&edns).unwrap_or_else(|| panic!("EDNS"));
-        assert_eq!((query.limit(), query.opt_len()), (1232, 11));
+        assert_eq!((query.udp_limit(), query.opt_len()), (1232, 11));
         let with_ecs = packet(1, &opt(1232, &[0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69]));
         let query = parse(&with_ecs).unwrap_or_else(|| panic!("ECS"));
         assert_eq!(query.opt_len(), 11 + 8 + 3);

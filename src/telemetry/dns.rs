@@ -90,6 +90,26 @@ pub struct Answered {
     pub rcode: u16,
     /// For a steered name: the answer's region slot and the client's continent.
     pub steered: Option<Steered>,
+    /// Which path wrote the reply (not a metrics label: tests and benchmarks ask).
+    pub path: AnswerPath,
+}
+
+/// Which path wrote a reply: all of them write the same bytes for the same query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerPath {
+    /// Parsed, answered and encoded.
+    Full,
+    /// Replayed from the reply cache.
+    Cached,
+    /// A negative answer written from its template.
+    Template,
+}
+
+impl Answered {
+    /// What the metrics count: everything but the path.
+    pub fn labels(&self) -> (Transport, Option<u16>, u16, Option<Steered>) {
+        (self.transport, self.qtype, self.rcode, self.steered)
+    }
 }
 
 /// The labels of a steered answer.
@@ -461,6 +481,7 @@ mod tests {
             unreachable!()
         };
         let answered = Answered {
+            path: AnswerPath::Full,
             transport: Transport::Tcp,
             qtype: Some(257),
             rcode: 3,
@@ -518,6 +539,7 @@ mod tests {
             unreachable!()
         };
         let steered = Answered {
+            path: AnswerPath::Full,
             transport: Transport::Udp,
             qtype: Some(28),
             rcode: 0,
@@ -530,6 +552,7 @@ mod tests {
         count(&steered);
         count(&steered);
         count(&Answered {
+            path: AnswerPath::Full,
             transport: Transport::Udp,
             qtype: None,
             rcode: 1,

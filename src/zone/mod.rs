@@ -8,6 +8,10 @@ use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 
 use crate::config::Config;
 
+mod wire;
+
+pub use wire::{Negative, Place as WirePlace, WireIndex, lower_wire};
+
 /// What lives at one name.
 #[derive(Debug, Default)]
 pub struct Node {
@@ -51,6 +55,8 @@ pub struct ZoneData {
     /// For negative answers: TTL = min(SOA TTL, SOA minimum) (RFC 2308 section 5).
     pub negative_soa: Record,
     pub nodes: HashMap<LowerName, Node>,
+    /// The same names in wire form, for the paths that answer without building names.
+    pub wire: WireIndex,
 }
 
 impl ZoneData {
@@ -113,10 +119,13 @@ impl ZoneData {
                 parent = parent.base_name();
             }
         }
+        let apex = LowerName::new(&apex);
+        let wire = WireIndex::build(&apex, nodes.iter());
         Self {
-            apex: LowerName::new(&apex),
+            apex,
             negative_soa,
             nodes,
+            wire,
         }
     }
 

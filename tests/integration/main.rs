@@ -17,6 +17,7 @@ mod hostile;
 mod live;
 mod malformed;
 mod mmdb;
+mod negative;
 mod openapi;
 mod proxy;
 mod reload;

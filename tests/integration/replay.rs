@@ -135,7 +135,10 @@ async fn cached_replies_equal_full_replies() {
             for source in sources {
                 let sent_full = handler.respond_datagram_uncached(&packet, source, &mut full);
                 let sent_cached = handler.respond_datagram(&packet, source, &mut cached);
-                assert_eq!(sent_full, sent_cached);
+                assert_eq!(
+                    sent_full.map(|a| a.labels()),
+                    sent_cached.map(|a| a.labels())
+                );
                 same_reply(
                     &full,
                     &cached,
@@ -231,7 +234,10 @@ async fn health_flips_with_a_warm_cache_change_every_answer_they_should() {
                 let packet = query.to_vec().unwrap();
                 let sent_full = handler.respond_datagram_uncached(&packet, source, &mut full);
                 let sent_cached = handler.respond_datagram(&packet, source, &mut cached);
-                assert_eq!(sent_full, sent_cached);
+                assert_eq!(
+                    sent_full.map(|a| a.labels()),
+                    sent_cached.map(|a| a.labels())
+                );
                 same_reply(&full, &cached, &packet, &format!("{query}"));
             }
         }
@@ -299,7 +305,10 @@ async fn every_all_down_policy_and_spread_is_replayed_exactly() {
                     let packet = query.to_vec().unwrap();
                     let sent_full = handler.respond_datagram_uncached(&packet, source, &mut full);
                     let sent_cached = handler.respond_datagram(&packet, source, &mut cached);
-                    assert_eq!(sent_full, sent_cached);
+                    assert_eq!(
+                        sent_full.map(|a| a.labels()),
+                        sent_cached.map(|a| a.labels())
+                    );
                     same_reply(&full, &cached, &packet, &format!("{name}: {query}"));
                     compared += 1;
                 }

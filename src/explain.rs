@@ -183,6 +183,7 @@ pub fn explain(
     };
     let family = view.family_for(qtype);
     let decision = decision::decide(view, client_address, family);
+    let placement = decision::placement(view, client_address);
     let config = &view.config;
 
     let mut report = Report {
@@ -202,10 +203,9 @@ pub fn explain(
             view.geo.database_type(),
             view.geo.path().display()
         ),
-        place: describe_place(&decision.placement.place),
-        rule: decision.placement.order.rule.to_string(),
-        candidates: decision
-            .placement
+        place: describe_place(&placement.place),
+        rule: placement.order.rule.to_string(),
+        candidates: placement
             .order
             .candidates
             .iter()
@@ -322,7 +322,7 @@ fn steering_report(
     let Some(choice) = &decision.choice else {
         return report;
     };
-    let order = &decision.placement.order;
+    let order = &decision.order;
     let skipped: Vec<RegionId> =
         steering::skipped(order, &view.health, &config.regions, family, choice).collect();
     let in_transition = |id: &RegionId| view.health.get(*id).is_some_and(|h| h.transition);
@@ -354,13 +354,8 @@ fn spread_report(
     spread: &Spread,
 ) -> SpreadReport {
     let config = &view.config;
-    let pool = steering::spill_candidates(
-        &decision.placement.order,
-        &view.health,
-        &config.regions,
-        family,
-    )
-    .take(usize::from(spread.regions));
+    let pool = steering::spill_candidates(&decision.order, &view.health, &config.regions, family)
+        .take(usize::from(spread.regions));
     let mut start = 0;
     let regions = pool
         .map(|id| {

@@ -23,6 +23,10 @@ use crate::zone::ZoneData;
 pub struct View {
     /// Unique within the process, increasing: a cache key and a "which view" for logs.
     pub generation: u64,
+    /// The generation of the config and database this view was first built with: kept by a
+    /// view that only changes health, so the caches of what health does not affect (region
+    /// orders) outlive a health change.
+    pub placement_epoch: u64,
     pub config: Arc<Config>,
     pub zone: Arc<ZoneData>,
     pub geo: Arc<GeoDb>,
@@ -57,8 +61,10 @@ impl View {
         let metric_slots =
             crate::telemetry::dns::region_slots(config.regions.iter().map(|r| r.name.as_str()))
                 .into();
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         Self {
-            generation: GENERATIONS.fetch_add(1, Ordering::Relaxed),
+            generation,
+            placement_epoch: generation,
             config,
             zone,
             geo,
@@ -70,12 +76,15 @@ impl View {
 
     /// This view with other health verdicts.
     pub fn with_health(&self, health: Arc<HealthSnapshot>) -> Self {
-        Self::assemble(
-            self.config.clone(),
-            self.zone.clone(),
-            self.geo.clone(),
-            health,
-        )
+        Self {
+            placement_epoch: self.placement_epoch,
+            ..Self::assemble(
+                self.config.clone(),
+                self.zone.clone(),
+                self.geo.clone(),
+                health,
+            )
+        }
     }
 
     /// Publishes new health verdicts into `shared`, keeping whatever config and database are

@@ -2,18 +2,16 @@
 //! and the rendering of a steered answer's shape into records.
 //!
 //! The DNS answer path and the explain report both call [`decide`] and [`render`] on one
-//! [`View`], so what explain prints is what the server does. Orders are cached per thread, keyed by the view
-//! generation, the database record and the CIDR rule: most queries then cost one tree walk
-//! and no lock, and a new view invalidates the cache without one.
+//! [`View`], so what explain prints is what the server does. Orders are cached per thread
+//! (`orders.rs`), keyed by the database record and the CIDR rule for as long as the config
+//! and database last: most queries then cost one tree walk and no lock.
 
-use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record};
-use rustc_hash::FxHashMap;
 
 use crate::config::AllDown;
 use crate::geo::{ClientAddress, ClientSource, Place};
@@ -23,7 +21,10 @@ use crate::view::View;
 
 pub use crate::steering::SteeredAnswer;
 
-/// What the region order was computed from, and the order itself.
+mod orders;
+
+/// Where a client is, and every region in order for it (with distances): what `explain`
+/// shows. The answer path keeps only the order, without distances.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
     pub place: Place,
@@ -36,25 +37,14 @@ pub struct Decision {
     pub client: ClientAddress,
     /// The database network that holds the client, if the database has one.
     pub network: Option<(IpAddr, u8)>,
-    pub placement: Arc<Placement>,
+    /// Every region, best first (distances left out: see [`placement`]).
+    pub order: Arc<RegionOrder>,
+    /// The client's continent code, upper case.
+    pub continent: Option<[u8; 2]>,
     pub choice: Option<Choice>,
     /// ECS scope prefix, in the client address's family: the database network's and the
     /// CIDR rules', and for a spread answer at least the block the client was hashed on.
     pub scope_prefix: u8,
-}
-
-/// Entries per thread before the cache starts over; a few times the number of distinct
-/// records a City database holds for the traffic one node sees.
-const CACHE_LIMIT: usize = 1 << 16;
-
-/// The view generation the entries were computed for, and the entries by (record, CIDR rule).
-type OrderCache = (
-    u64,
-    FxHashMap<(Option<usize>, Option<usize>), Arc<Placement>>,
-);
-
-thread_local! {
-    static ORDERS: RefCell<OrderCache> = RefCell::new((0, FxHashMap::default()));
 }
 
 /// A steered answer as the reply carries it: the one rendering the DNS path and explain share.
@@ -219,49 +209,44 @@ fn special_block_v6(addr: Ipv6Addr) -> Option<u8> {
     })
 }
 
+/// Where `client` is and its order of regions, distances included: uncached, for `explain`.
+pub fn placement(view: &View, client: ClientAddress) -> Placement {
+    let lookup = view.geo.lookup(client.addr);
+    let cidr = steering::match_cidr(&view.config.steering, client.addr);
+    placement_of(view, client.addr, lookup.record, cidr)
+}
+
+fn placement_of(
+    view: &View,
+    addr: IpAddr,
+    record: Option<usize>,
+    cidr: Option<usize>,
+) -> Placement {
+    let rules = &view.config.steering;
+    let place = match record {
+        Some(_) => view.geo.place(addr),
+        None => Place::default(),
+    };
+    let order = steering::order_regions(
+        &place,
+        cidr.map(|index| &rules.cidr[index]),
+        rules,
+        &view.config.regions,
+    );
+    Placement { place, order }
+}
+
 /// The decision for `client` asking for addresses of `family`, from one view.
 pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     let geo = &view.geo;
     let lookup = geo.lookup(client.addr);
     let rules = &view.config.steering;
     let cidr = steering::match_cidr(rules, client.addr);
-    let key = (lookup.record, cidr);
-    let cached = ORDERS.with(|cache| {
-        let (generation, entries) = &*cache.borrow();
-        if *generation == view.generation {
-            entries.get(&key).cloned()
-        } else {
-            None
-        }
+    let (order, continent) = orders::cached(view.placement_epoch, (lookup.record, cidr), || {
+        placement_of(view, client.addr, lookup.record, cidr)
     });
-    let placement = match cached {
-        Some(placement) => placement,
-        None => {
-            let place = match lookup.record {
-                Some(_) => geo.place(client.addr),
-                None => Place::default(),
-            };
-            let order = steering::order_regions(
-                &place,
-                cidr.map(|index| &rules.cidr[index]),
-                rules,
-                &view.config.regions,
-            );
-            let placement = Arc::new(Placement { place, order });
-            ORDERS.with(|cache| {
-                let (generation, entries) = &mut *cache.borrow_mut();
-                // A new view starts the cache over: entries of older views are never read again.
-                if *generation != view.generation || entries.len() >= CACHE_LIMIT {
-                    entries.clear();
-                    *generation = view.generation;
-                }
-                entries.insert(key, placement.clone());
-            });
-            placement
-        }
-    };
     let choice = steering::choose(
-        &placement.order,
+        &order,
         &view.health,
         &view.config.regions,
         family,
@@ -290,7 +275,8 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     Decision {
         client,
         network: lookup.network,
-        placement,
+        order,
+        continent,
         choice,
         scope_prefix,
     }

@@ -290,7 +290,12 @@ pub(crate) fn steered_labels(view: &View, shape: &SteeredAnswer, decision: &Deci
     };
     Steered {
         region,
-        continent: metrics::continent_slot(decision.placement.place.continent.as_deref()),
+        continent: metrics::continent_slot(
+            decision
+                .continent
+                .as_ref()
+                .and_then(|code| std::str::from_utf8(code).ok()),
+        ),
     }
 }
 

@@ -111,5 +111,6 @@ pub(crate) fn record_reply(
     stats
         .latency
         .record(now_ns.saturating_sub(done.stamp_ns) / 1000);
+    stats.last_answer_ns = stats.last_answer_ns.max(now_ns);
     Some(done.conn)
 }

@@ -192,6 +192,9 @@ pub(crate) struct Stats {
     pub(crate) rcodes: [u64; 16],
     pub(crate) latency: Histogram,
     pub(crate) elapsed_ns: u64,
+    /// When the last good answer arrived, so a lost query's wait at the end of a run does
+    /// not stretch the time the QPS is counted over.
+    pub(crate) last_answer_ns: u64,
 }
 
 impl Stats {
@@ -206,6 +209,7 @@ impl Stats {
             rcodes: [0; 16],
             latency: Histogram::new(),
             elapsed_ns: 0,
+            last_answer_ns: 0,
         }
     }
 
@@ -221,6 +225,7 @@ impl Stats {
         }
         self.latency.merge(&other.latency);
         self.elapsed_ns = self.elapsed_ns.max(other.elapsed_ns);
+        self.last_answer_ns = self.last_answer_ns.max(other.last_answer_ns);
     }
 }
 

@@ -116,7 +116,8 @@ pub(crate) fn run(config: &RunConfig, queries: &[Query]) -> io::Result<Stats> {
             && (inflight.len() == 0 || now >= until)
         {
             stats.lost += inflight.len() as u64;
-            stats.elapsed_ns = now;
+            // The run lasted its duration, or until the last answer after it.
+            stats.elapsed_ns = stats.last_answer_ns.clamp(config.duration_ns, now);
             return Ok(stats);
         }
 

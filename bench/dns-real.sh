@@ -189,7 +189,7 @@ fi
 [[ -r $GEO_DB ]] || die "GEO_DB=$GEO_DB is not a readable file"
 GEO_DB=$(realpath "$GEO_DB")
 QDIR=$TMP/queries
-log "query files from $GEO_DB (the first time, sampling the database takes a minute)"
+log "query files from $GEO_DB (the first time, sampling the database takes 2 to 3 minutes)"
 "$VENV/bin/python" bench/dns_queries.py queries --db "$GEO_DB" --out "$QDIR" --cache "$CACHE_DIR" \
     --subnets "$SUBNETS" --v6 "$SUBNETS_V6" >&2 || die "writing the query files failed"
 

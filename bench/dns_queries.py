@@ -14,7 +14,7 @@
         networks that have a location: for each sampled network, a /24 inside it (IPv4)
         or a /56 (IPv6), so every subnet is one a real resolver could send and most land
         on different database records. The sample is cached in --cache (it takes a pass
-        over every network of the database, about a minute for DB-IP City Lite).
+        over every network of the database, 2 to 3 minutes for DB-IP City Lite).
 
 Files written (never committed; bench/dns-real.sh writes them into its temp dir):
     single.txt    one question with one ECS subnet (as bench/dns.sh's meridian-ecs)

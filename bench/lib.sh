@@ -31,7 +31,7 @@ finish_cleanup() {
     exit "$rc"
 }
 
-# ---- process accounting, for bench/dns-real.sh (dns.sh and http.sh still carry their own
+# ---- process accounting, for bench/dns.sh and bench/dns-real.sh (http.sh still carries its own
 # copies of the first four) ----
 
 # A pid and all its descendants (NSD and nginx fork workers).

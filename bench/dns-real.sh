@@ -507,19 +507,21 @@ echo "   idle RSS after start (MiB):$(for s in "${SERVERS[@]}"; do printf ' %s %
 
 SUMMARY=()
 if want meridian && ((${#SERVERS[@]} > 1)); then
-    echo "== ratios (QPS: meridian/peer, above 1.0 is better; CPU per query: meridian/peer, below 1.0 is better)"
-    printf '%-9s %14s %14s %16s %16s\n' workload qps/gdnsd qps/knot cpu_q/gdnsd cpu_q/knot
+    echo "== ratios meridian/peer (QPS: above 1.0 is better; CPU per query and RSS after the run: below 1.0 is better)"
+    printf '%-9s %10s %10s %12s %12s %10s %10s\n' workload qps/gdnsd qps/knot cpu_q/gdnsd cpu_q/knot rss/gdnsd rss/knot
     for w in "${RUN_WORKLOADS[@]}"; do
-        q_g=n/a q_k=n/a c_g=n/a c_k=n/a
+        q_g=n/a q_k=n/a c_g=n/a c_k=n/a r_g=n/a r_k=n/a
         if want gdnsd; then
             q_g=$(ratio "${MED[meridian.$w]}" "${MED[gdnsd.$w]}")
             c_g=$(ratio "$(cpu_us "meridian.$w")" "$(cpu_us "gdnsd.$w")")
+            r_g=$(ratio "${R_RSS[meridian.$w]}" "${R_RSS[gdnsd.$w]}")
         fi
         if want knot; then
             q_k=$(ratio "${MED[meridian.$w]}" "${MED[knot.$w]}")
             c_k=$(ratio "$(cpu_us "meridian.$w")" "$(cpu_us "knot.$w")")
+            r_k=$(ratio "${R_RSS[meridian.$w]}" "${R_RSS[knot.$w]}")
         fi
-        printf '%-9s %14s %14s %16s %16s\n' "$w" "$q_g" "$q_k" "$c_g" "$c_k"
+        printf '%-9s %10s %10s %12s %12s %10s %10s\n' "$w" "$q_g" "$q_k" "$c_g" "$c_k" "$r_g" "$r_k"
         item=$w
         want gdnsd && item+=" ${q_g}x gdnsd"
         want knot && item+=" ${q_k}x knot"

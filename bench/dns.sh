@@ -395,31 +395,7 @@ wait_ready() { # server
 }
 
 # -------------------------------------------------------------- CPU ticks --
-CLK_TCK=$(getconf CLK_TCK)
-tree_pids() { # pid and all its descendants (nsd forks server processes)
-    local p=$1 c
-    echo "$p"
-    for c in $(pgrep -P "$p" 2>/dev/null || true); do tree_pids "$c"; done
-}
-cpu_ticks() { # utime+stime (clock ticks) summed over the process tree
-    local total=0 p s
-    local -a f
-    for p in $(tree_pids "$1"); do
-        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-        s=${s##*) }      # drop "pid (comm) "; comm may contain spaces
-        read -ra f <<<"$s"
-        total=$((total + f[11] + f[12])) # fields 14 (utime) and 15 (stime)
-    done
-    echo "$total"
-}
-
-machine_ticks() { # "busy total" clock ticks of the whole machine, from /proc/stat
-    local -a c
-    read -ra c </proc/stat # cpu user nice system idle iowait irq softirq steal ...
-    local idle=$((c[4] + c[5])) total=0 i
-    for ((i = 1; i <= 8 && i < ${#c[@]}; i++)); do total=$((total + c[i])); done
-    echo "$((total - idle)) $total"
-}
+CLK_TCK=$(getconf CLK_TCK) # tree_pids, cpu_ticks and machine_ticks come from lib.sh
 
 # ------------------------------------------------------------------ runs --
 declare -A R_QPS=() R_CPU=() R_DONE=() R_SENT=() R_WALL=() R_NOERR=()
@@ -477,16 +453,7 @@ run_one() { # variant round
 }
 
 # Peak resident memory (VmHWM) of a server and its child processes (NSD forks workers), MiB.
-peak_rss_mib() {
-    local pid=$1 total=0 kib p
-    for p in "$pid" $(pgrep -P "$pid" 2>/dev/null); do
-        kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null)
-        total=$((total + ${kib:-0}))
-    done
-    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
-}
-
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print 0} else if (NR % 2) {print a[(NR + 1) / 2]} else {print (a[NR / 2] + a[NR / 2 + 1]) / 2}}'; }
+peak_rss_mib() { tree_mem_mib VmHWM "$1"; }
 
 # ------------------------------------------------------------------- main --
 print_versions

@@ -30,3 +30,49 @@ finish_cleanup() {
     fi
     exit "$rc"
 }
+
+# ---- process accounting, for bench/dns.sh and bench/dns-real.sh (http.sh still carries its own
+# copies of the first four) ----
+
+# A pid and all its descendants (NSD and nginx fork workers).
+tree_pids() {
+    local p=$1 c
+    echo "$p"
+    for c in $(pgrep -P "$p" 2>/dev/null || true); do tree_pids "$c"; done
+}
+
+# utime+stime (clock ticks) summed over a process tree, all threads.
+cpu_ticks() {
+    local total=0 p s
+    local -a f
+    for p in $(tree_pids "$1"); do
+        s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        s=${s##*) } # drop "pid (comm) "; comm may contain spaces
+        read -ra f <<<"$s"
+        total=$((total + f[11] + f[12])) # fields 14 (utime) and 15 (stime)
+    done
+    echo "$total"
+}
+
+# "busy total" clock ticks of the whole machine, from /proc/stat.
+machine_ticks() {
+    local -a c
+    read -ra c </proc/stat # cpu user nice system idle iowait irq softirq steal ...
+    local idle=$((c[4] + c[5])) total=0 i
+    for ((i = 1; i <= 8 && i < ${#c[@]}; i++)); do total=$((total + c[i])); done
+    echo "$((total - idle)) $total"
+}
+
+# The median of the numbers on stdin (space or newline separated); 0 for none.
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print 0} else if (NR % 2) {print a[(NR + 1) / 2]} else {print (a[NR / 2] + a[NR / 2 + 1]) / 2}}'; }
+
+# A memory field of /proc/PID/status (VmRSS now, VmHWM the peak) summed over a process
+# tree, in MiB.
+tree_mem_mib() { # field pid
+    local field=$1 total=0 kib p
+    for p in $(tree_pids "$2"); do
+        kib=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/status" 2>/dev/null)
+        total=$((total + ${kib:-0}))
+    done
+    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
+}

@@ -23,6 +23,8 @@ pub use crate::steering::SteeredAnswer;
 
 mod orders;
 
+use orders::Located;
+
 /// Where a client is, and every region in order for it (with distances): what `explain`
 /// shows. The answer path keeps only the order, without distances.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,13 +240,22 @@ fn placement_of(
 
 /// The decision for `client` asking for addresses of `family`, from one view.
 pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
-    let geo = &view.geo;
-    let lookup = geo.lookup(client.addr);
     let rules = &view.config.steering;
-    let cidr = steering::match_cidr(rules, client.addr);
-    let (order, continent) = orders::cached(view.placement_epoch, (lookup.record, cidr), || {
-        placement_of(view, client.addr, lookup.record, cidr)
-    });
+    let locate = || {
+        let lookup = view.geo.lookup(client.addr);
+        Located {
+            network: lookup.network,
+            record: lookup.record,
+            cidr: steering::match_cidr(rules, client.addr),
+        }
+    };
+    let (located, order, continent) =
+        orders::cached(view.placement_epoch, client.addr, locate, |located| {
+            placement_of(view, client.addr, located.record, located.cidr)
+        });
+    let Located {
+        network, cidr, ..
+    } = located;
     let choice = steering::choose(
         &order,
         &view.health,
@@ -261,7 +272,7 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
         client.prefix,
         // No network (an IPv6 client of an IPv4-only database): nothing says how far the
         // answer reaches, so it is for the client's own subnet only.
-        Some(lookup.network.map_or(client.prefix, |(_, prefix)| prefix)),
+        Some(network.map_or(client.prefix, |(_, prefix)| prefix)),
         &rules.cidr,
         cidr,
     );
@@ -274,7 +285,7 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     };
     Decision {
         client,
-        network: lookup.network,
+        network,
         order,
         continent,
         choice,

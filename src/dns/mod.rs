@@ -8,10 +8,12 @@ mod ecs;
 mod encode;
 mod handler;
 mod replay;
+mod rrl;
 mod server;
 mod tcp;
 mod wire;
 
 pub use handler::DnsHandler;
+pub use rrl::{AnswerClass, ResponseLimiter, classify, write_slip};
 pub use server::{DnsSockets, bind, serve_udp};
 pub use tcp::{serve_tcp, serve_tcp_limited};

@@ -38,7 +38,7 @@ pub use answer::{
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
 pub use rate_limit::{
     DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, DEFAULT_RESPONSES_PER_SECOND, DEFAULT_SLIP,
-    MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit,
+    MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit, default_exempt,
 };
 pub use secret::EnvSecrets;
 

@@ -9,6 +9,12 @@
 //! resolver sending ECS for many client subnets asks a few times a second per name), and far
 //! below what makes a useful reflector: a spoofed victim gets at most 200 answers per name
 //! per second, and half of what is over the limit as TC replies no larger than its query.
+//!
+//! Loopback sources are exempt unless `exempt` is set: a datagram from the network with a
+//! loopback source is a martian the kernel drops, so a loopback source is a local tool
+//! (monitoring, a resolver on the same host, a benchmark), never a spoofed victim.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 
@@ -43,7 +49,8 @@ pub struct ResponseRateLimit {
     /// The client networks counted together: /`ipv4_prefix` and /`ipv6_prefix`.
     pub ipv4_prefix: u8,
     pub ipv6_prefix: u8,
-    /// Sources never limited; IPv4-mapped networks are given as IPv4.
+    /// Sources never limited ([`default_exempt`] when the key is absent); IPv4-mapped
+    /// networks are given as IPv4.
     pub exempt: Vec<IpNet>,
 }
 
@@ -56,7 +63,15 @@ impl Default for ResponseRateLimit {
             slip: DEFAULT_SLIP,
             ipv4_prefix: DEFAULT_IPV4_PREFIX,
             ipv6_prefix: DEFAULT_IPV6_PREFIX,
-            exempt: Vec::new(),
+            exempt: default_exempt(),
         }
     }
+}
+
+/// `exempt` when the key is absent: loopback, 127.0.0.0/8 and ::1.
+pub fn default_exempt() -> Vec<IpNet> {
+    vec![
+        IpNet::new_assert(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8),
+        IpNet::new_assert(IpAddr::V6(Ipv6Addr::LOCALHOST), 128),
+    ]
 }

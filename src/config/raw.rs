@@ -652,9 +652,8 @@ pub(super) struct RawResponseRateLimit {
     pub(super) ipv4_prefix: u8,
     #[serde(default = "default_rrl_ipv6_prefix")]
     pub(super) ipv6_prefix: u8,
-    /// Networks or addresses never limited (known resolvers, monitoring).
-    #[serde(default)]
-    pub(super) exempt: Vec<String>,
+    /// Networks or addresses never limited (known resolvers, monitoring); `None`: loopback.
+    pub(super) exempt: Option<Vec<String>>,
 }
 
 impl Default for RawResponseRateLimit {
@@ -666,7 +665,7 @@ impl Default for RawResponseRateLimit {
             slip: default_rrl_slip(),
             ipv4_prefix: default_rrl_ipv4_prefix(),
             ipv6_prefix: default_rrl_ipv6_prefix(),
-            exempt: Vec::new(),
+            exempt: None,
         }
     }
 }

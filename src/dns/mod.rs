@@ -14,6 +14,6 @@ mod tcp;
 mod wire;
 
 pub use handler::DnsHandler;
-pub use rrl::{AnswerClass, ResponseLimiter, classify, write_slip};
+pub use rrl::{AnswerClass, ResponseLimiter, Verdict, classify, write_slip};
 pub use server::{DnsSockets, bind, serve_udp};
 pub use tcp::{serve_tcp, serve_tcp_limited};

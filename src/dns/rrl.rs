@@ -47,7 +47,7 @@ const CAS_ATTEMPTS: usize = 4;
 
 /// What the UDP loop does with an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
+pub enum Verdict {
     Send,
     Drop,
     /// Send a TC=1 reply without records instead ([`write_slip`]).
@@ -85,12 +85,12 @@ impl ResponseLimiter {
     }
 
     /// The node's current view (read once per batch: its config's `response_rate_limit`).
-    pub(super) fn view(&self) -> arc_swap::Guard<std::sync::Arc<crate::view::View>> {
+    pub fn view(&self) -> arc_swap::Guard<std::sync::Arc<crate::view::View>> {
         self.view.load()
     }
 
     /// Microseconds from the table's creation to `at`: the clock of the buckets.
-    pub(super) fn micros(&self, at: Instant) -> u64 {
+    pub fn micros(&self, at: Instant) -> u64 {
         u64::try_from(at.saturating_duration_since(self.epoch).as_micros())
             .unwrap_or(u64::MAX)
             .min(TAT_MASK)
@@ -98,7 +98,7 @@ impl ResponseLimiter {
 
     /// Judges one answer `reply` to `source` at `now` (from [`Self::micros`]). `limited`
     /// counts this thread's limited answers, for the slip.
-    pub(super) fn judge(
+    pub fn judge(
         &self,
         settings: &ResponseRateLimit,
         source: SocketAddr,

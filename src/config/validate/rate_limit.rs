@@ -6,7 +6,9 @@ use ipnet::IpNet;
 
 use super::{Checker, canonical_net};
 use crate::config::ConfigError;
-use crate::config::rate_limit::{MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit};
+use crate::config::rate_limit::{
+    MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit, default_exempt,
+};
 use crate::config::raw::RawResponseRateLimit;
 
 impl Checker<'_> {
@@ -65,7 +67,10 @@ impl Checker<'_> {
             slip: raw.slip,
             ipv4_prefix: raw.ipv4_prefix,
             ipv6_prefix: raw.ipv6_prefix,
-            exempt: self.exempt(&raw.exempt)?,
+            exempt: match &raw.exempt {
+                Some(exempt) => self.exempt(exempt)?,
+                None => default_exempt(),
+            },
         })
     }
 

@@ -1,4 +1,5 @@
-//! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation) and sockets.
+//! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation), sockets and
+//! response-rate limiting of UDP answers.
 //!
 //! `dns` reads the node's published [`View`](crate::view::View), once per message, and never
 //! imports `proxy` or `dashboard`.

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
 use crate::dashboard::{self, NodeIdentity, StatusState};
-use crate::dns::{self, DnsHandler, DnsSockets};
+use crate::dns::{self, DnsHandler, DnsSockets, ResponseLimiter};
 use crate::health::monitor::Monitor;
 use crate::health::{self, BackendDrains, LocalHealth, SharedBackendControl, SharedLocalHealth};
 use crate::proxy::{self, Proxy};
@@ -189,14 +189,17 @@ impl RegionNode {
             .map(|addr| addr.ip())
             .filter(|ip| !ip.is_unspecified());
         let handler = DnsHandler::new(node.view().clone());
+        // One table of rate buckets for all the node's UDP sockets, kept across reloads.
+        let limiter = Arc::new(ResponseLimiter::new(node.view().clone()));
         for sockets in sockets.dns {
             let addr = sockets
                 .local_addr()
                 .map_or("?".to_string(), |a| a.to_string());
             for socket in sockets.udp {
-                let (handler, shutdown) = (handler.clone(), node.shutdown.clone());
+                let (handler, limiter, shutdown) =
+                    (handler.clone(), limiter.clone(), node.shutdown.clone());
                 node.supervise_blocking(format!("DNS over UDP on {addr}"), move || {
-                    dns::serve_udp(socket, handler, shutdown)
+                    dns::serve_udp(socket, handler, limiter, shutdown)
                 });
             }
             node.supervise(

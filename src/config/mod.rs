@@ -10,6 +10,7 @@ mod admin;
 mod answer;
 mod cookie_key;
 mod hash;
+mod rate_limit;
 mod raw;
 mod secret;
 mod validate;
@@ -35,6 +36,10 @@ pub use answer::{
     Spill,
 };
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
+pub use rate_limit::{
+    DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, DEFAULT_RESPONSES_PER_SECOND, DEFAULT_SLIP,
+    MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit, default_exempt,
+};
 pub use secret::EnvSecrets;
 
 /// The first 12 hex characters of a content hash: enough to tell configs apart in logs.
@@ -92,6 +97,9 @@ pub struct Config {
     pub steering: SteeringRules,
     /// How every node probes every region, and where operator state is kept.
     pub health: RegionHealthSettings,
+    /// `[response_rate_limit]`: how many UDP answers one client network gets (read per
+    /// batch of datagrams, so a reload changes it at once; the buckets outlive reloads).
+    pub response_rate_limit: ResponseRateLimit,
     /// Sorted by name; `regions[i].id == RegionId(i)`.
     pub regions: Vec<Region>,
     /// Lower-case hex SHA-256 over `meridian.toml` and every region file (names relative to

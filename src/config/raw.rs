@@ -27,6 +27,8 @@ pub(super) struct RawMain {
     pub(super) admin: RawAdmin,
     #[serde(default)]
     pub(super) health: RawRegionHealth,
+    #[serde(default)]
+    pub(super) response_rate_limit: RawResponseRateLimit,
 }
 
 fn default_regions_dir() -> PathBuf {
@@ -631,4 +633,55 @@ fn default_probe_fresh_every() -> u32 {
 }
 fn default_state_dir() -> PathBuf {
     PathBuf::from("state")
+}
+
+/// `[response_rate_limit]`: response-rate limiting of UDP answers (see
+/// `config/rate_limit.rs` for what each default is and why).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResponseRateLimit {
+    #[serde(default = "default_rrl_enabled")]
+    pub(super) enabled: bool,
+    #[serde(default = "default_rrl_responses_per_second")]
+    pub(super) responses_per_second: u32,
+    /// Defaults to `responses_per_second`.
+    pub(super) errors_per_second: Option<u32>,
+    #[serde(default = "default_rrl_slip")]
+    pub(super) slip: u32,
+    #[serde(default = "default_rrl_ipv4_prefix")]
+    pub(super) ipv4_prefix: u8,
+    #[serde(default = "default_rrl_ipv6_prefix")]
+    pub(super) ipv6_prefix: u8,
+    /// Networks or addresses never limited (known resolvers, monitoring); `None`: loopback.
+    pub(super) exempt: Option<Vec<String>>,
+}
+
+impl Default for RawResponseRateLimit {
+    fn default() -> Self {
+        Self {
+            enabled: default_rrl_enabled(),
+            responses_per_second: default_rrl_responses_per_second(),
+            errors_per_second: None,
+            slip: default_rrl_slip(),
+            ipv4_prefix: default_rrl_ipv4_prefix(),
+            ipv6_prefix: default_rrl_ipv6_prefix(),
+            exempt: None,
+        }
+    }
+}
+
+fn default_rrl_enabled() -> bool {
+    true
+}
+fn default_rrl_responses_per_second() -> u32 {
+    super::rate_limit::DEFAULT_RESPONSES_PER_SECOND
+}
+fn default_rrl_slip() -> u32 {
+    super::rate_limit::DEFAULT_SLIP
+}
+fn default_rrl_ipv4_prefix() -> u8 {
+    super::rate_limit::DEFAULT_IPV4_PREFIX
+}
+fn default_rrl_ipv6_prefix() -> u8 {
+    super::rate_limit::DEFAULT_IPV6_PREFIX
 }

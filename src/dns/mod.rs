@@ -1,4 +1,5 @@
-//! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation) and sockets.
+//! Authoritative DNS: zone data, answers (steering, ECS, EDNS, truncation), sockets and
+//! response-rate limiting of UDP answers.
 //!
 //! `dns` reads the node's published [`View`](crate::view::View), once per message, and never
 //! imports `proxy` or `dashboard`.
@@ -9,10 +10,12 @@ mod encode;
 mod handler;
 mod negative;
 mod replay;
+mod rrl;
 mod server;
 mod tcp;
 mod wire;
 
 pub use handler::DnsHandler;
+pub use rrl::{AnswerClass, ResponseLimiter, Verdict, classify, write_slip};
 pub use server::{DnsSockets, bind, serve_udp};
 pub use tcp::{serve_tcp, serve_tcp_limited};

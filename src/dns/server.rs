@@ -8,6 +8,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -19,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 
 use super::handler::DnsHandler;
+use super::rrl::{self, ResponseLimiter, Verdict};
 use crate::telemetry::dns::{self as metrics, Transport};
 
 /// How often a blocked UDP loop wakes up to notice shutdown.
@@ -97,10 +99,12 @@ const BATCH: usize = 32;
 const MAX_QUERY: usize = 4096;
 
 /// Serves one UDP socket on the calling thread until `shutdown`. Blocking by design: run it
-/// on a dedicated thread.
+/// on a dedicated thread. `limiter` is the node's one response-rate limiter, shared by all
+/// its UDP sockets (`dns/rrl.rs`).
 pub fn serve_udp(
     socket: UdpSocket,
     handler: DnsHandler,
+    limiter: Arc<ResponseLimiter>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     socket.set_nonblocking(false)?;
@@ -114,8 +118,11 @@ pub fn serve_udp(
     let mut lengths: Vec<usize> = Vec::with_capacity(BATCH);
     let mut receive = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     let mut send = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    // This thread's count of limited answers: every `slip`th of them is slipped.
+    let mut limited: u64 = 0;
     while !shutdown.is_cancelled() {
         let read_at;
+        let (mut dropped, mut slipped) = (0u64, 0u64);
         destinations.clear();
         lengths.clear();
         {
@@ -142,6 +149,10 @@ pub fn serve_udp(
                     continue;
                 }
             };
+            // Settings and clock once per batch: a reload applies from the next batch on.
+            let view = limiter.view();
+            let limits = &view.config.response_rate_limit;
+            let now = limiter.micros(read_at);
             for message in received {
                 let (Some(address), Some(packet)) = (message.address, message.iovs().next()) else {
                     continue;
@@ -154,14 +165,24 @@ pub fn serve_udp(
                     continue;
                 }
                 let reply = &mut replies[destinations.len()];
-                if handler.respond_datagram(packet, source, reply).is_some() {
-                    lengths.push(reply.len());
-                    destinations.push(Some(address));
+                if handler.respond_datagram(packet, source, reply).is_none() {
+                    continue;
                 }
+                match limiter.judge(limits, source, reply, now, &mut limited) {
+                    Verdict::Send => {}
+                    Verdict::Slip if rrl::write_slip(reply) => slipped += 1,
+                    Verdict::Slip | Verdict::Drop => {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+                lengths.push(reply.len());
+                destinations.push(Some(address));
             }
         }
         send_all(fd, &mut send, &replies[..destinations.len()], &destinations);
         metrics::time(Transport::Udp, destinations.len() as u64, read_at.elapsed());
+        crate::telemetry::rate_limit::count(dropped, slipped);
     }
     Ok(())
 }

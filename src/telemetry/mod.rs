@@ -4,9 +4,10 @@
 //! Installed once per process, before a node registers its handles: a handle registered
 //! before the recorder exists counts into nothing. Histograms whose name ends in `_seconds`
 //! get fixed buckets (100 us to 10 s), so a scrape costs the same however many samples came in.
-//! The DNS path's counts are kept apart, per thread, and appended ([`dns`]).
+//! The DNS path's counts are kept apart, per thread, and appended ([`dns`], [`rate_limit`]).
 
 pub mod dns;
+pub mod rate_limit;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -61,6 +62,7 @@ pub fn render() -> Option<String> {
         handle.run_upkeep();
         let mut text = handle.render();
         dns::render_into(&mut text);
+        rate_limit::render_into(&mut text);
         text
     })
 }

@@ -23,6 +23,7 @@ mod proxy;
 mod reload;
 mod replay;
 mod replay_case;
+mod rrl;
 mod spill;
 mod status;
 mod support;

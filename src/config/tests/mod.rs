@@ -7,6 +7,7 @@ mod health;
 mod listen;
 mod proxy;
 mod proxy_refused;
+mod rate_limit;
 mod shipped;
 mod steering;
 mod values;

@@ -8,6 +8,7 @@ mod answer;
 mod codes;
 mod health;
 mod proxy;
+mod rate_limit;
 mod regions;
 mod steering;
 mod warnings;
@@ -59,6 +60,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
     };
     let steering = check.steering(&raw.steering, &regions)?;
     let health = check.region_health(&raw.health, base)?;
+    let response_rate_limit = check.response_rate_limit(&raw.response_rate_limit)?;
     let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
     warnings.extend(warnings::secret_overridden(
         path,
@@ -92,6 +94,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
         geo,
         steering,
         health,
+        response_rate_limit,
         regions,
         content_hash: hasher.finish(),
         admin_token,

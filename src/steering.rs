@@ -10,7 +10,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::config::{CidrRule, SteeringRules};
+use crate::config::{CidrMatch, CidrRule, SteeringRules};
 use crate::geo::{Place, distance_km};
 use crate::region::{Region, RegionId};
 
@@ -68,11 +68,7 @@ pub struct RegionOrder {
 
 /// The longest-prefix CIDR rule containing `addr`, by index into `rules.cidr`.
 pub fn match_cidr(rules: &SteeringRules, addr: IpAddr) -> Option<usize> {
-    // `cidr` is sorted longest prefix first, so the first hit is the most specific.
-    rules
-        .cidr
-        .iter()
-        .position(|rule| rule.network.contains(&addr))
+    rules.cidr.lookup(addr).rule
 }
 
 /// Orders every region for a client: the overriding list first (CIDR, then subdivision,
@@ -156,36 +152,8 @@ pub fn order_regions(
 /// The answer depends on the database network holding the client (`db_prefix`) and on which
 /// CIDR rule contains it. So the scope covers no more than the database network, no more
 /// than the matched rule, and no part of any rule that does not contain the client.
-pub fn scope_prefix(
-    client: IpAddr,
-    source_prefix: u8,
-    db_prefix: Option<u8>,
-    rules: &[CidrRule],
-    matched: Option<usize>,
-) -> u8 {
-    let mut scope = db_prefix.unwrap_or(0);
-    for (index, rule) in rules.iter().enumerate() {
-        let network = rule.network;
-        if Some(index) == matched {
-            scope = scope.max(network.prefix_len());
-        } else if !network.contains(&client)
-            && let Some(common) = common_prefix_len(client, network.network())
-        {
-            // Any scope longer than the shared bits keeps this rule out of the client's block.
-            scope = scope.max(common.min(network.prefix_len()) + 1);
-        }
-    }
-    scope.min(source_prefix)
-}
-
-/// Bits two addresses of one family share from the left; `None` across families.
-fn common_prefix_len(a: IpAddr, b: IpAddr) -> Option<u8> {
-    let bits = match (a, b) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)).leading_zeros(),
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) ^ u128::from(b)).leading_zeros(),
-        _ => return None,
-    };
-    u8::try_from(bits).ok()
+pub fn scope_prefix(source_prefix: u8, db_prefix: Option<u8>, cidr: CidrMatch) -> u8 {
+    db_prefix.unwrap_or(0).max(cidr.scope).min(source_prefix)
 }
 
 #[cfg(test)]

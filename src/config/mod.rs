@@ -8,6 +8,7 @@
 
 mod admin;
 mod answer;
+mod cidr;
 mod cookie_key;
 mod hash;
 mod rate_limit;
@@ -29,6 +30,7 @@ use ipnet::IpNet;
 use crate::health::hysteresis::ProbeSettings;
 use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
+pub use cidr::{CidrMatch, CidrRules};
 
 pub use admin::{ADMIN_TOKEN_ENV, AdminToken, MIN_ADMIN_TOKEN_CHARS};
 pub use answer::{
@@ -315,8 +317,8 @@ impl RegionHealthSettings {
 pub struct SteeringRules {
     /// For clients with no location at all.
     pub default_order: Vec<RegionId>,
-    /// Longest prefix first.
-    pub cidr: Vec<CidrRule>,
+    /// Longest prefix first, with a trie for lookups.
+    pub cidr: CidrRules,
     /// Keyed by ISO 3166-2 code (`US-CA`), upper case.
     pub subdivision: HashMap<String, Vec<RegionId>>,
     /// Keyed by ISO 3166-1 alpha-2 code (`GB`), upper case.

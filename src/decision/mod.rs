@@ -246,16 +246,14 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
         Located {
             network: lookup.network,
             record: lookup.record,
-            cidr: steering::match_cidr(rules, client.addr),
+            cidr: rules.cidr.lookup(client.addr),
         }
     };
     let (located, order, continent) =
         orders::cached(view.placement_epoch, client.addr, locate, |located| {
-            placement_of(view, client.addr, located.record, located.cidr)
+            placement_of(view, client.addr, located.record, located.cidr.rule)
         });
-    let Located {
-        network, cidr, ..
-    } = located;
+    let Located { network, cidr, .. } = located;
     let choice = steering::choose(
         &order,
         &view.health,
@@ -268,12 +266,10 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
         },
     );
     let scope_prefix = steering::scope_prefix(
-        client.addr,
         client.prefix,
         // No network (an IPv6 client of an IPv4-only database): nothing says how far the
         // answer reaches, so it is for the client's own subnet only.
         Some(network.map_or(client.prefix, |(_, prefix)| prefix)),
-        &rules.cidr,
         cidr,
     );
     // A spread answer also depends on the block the client was hashed on.

@@ -25,6 +25,7 @@ use quick_cache::unsync::Cache;
 use rustc_hash::FxBuildHasher;
 
 use super::Placement;
+use crate::config::CidrMatch;
 use crate::steering::RegionOrder;
 
 /// The database record and the CIDR rule of a client: all an order depends on.
@@ -50,8 +51,8 @@ pub(super) struct Located {
     pub(super) network: Option<(IpAddr, u8)>,
     /// The database record (its offset), if the network has data.
     pub(super) record: Option<usize>,
-    /// The longest-prefix CIDR rule holding the address.
-    pub(super) cidr: Option<usize>,
+    /// The CIDR rule holding the address, and the scope the rules allow.
+    pub(super) cidr: CidrMatch,
 }
 
 struct Local {
@@ -126,7 +127,7 @@ pub(super) fn cached(
             return (located, local.orders[at as usize].clone(), continent);
         }
         let located = locate();
-        let key = (located.record, located.cidr);
+        let key = (located.record, located.cidr.rule);
         let entry = match local.entries.get(&key) {
             Some(&entry) => entry,
             None => {

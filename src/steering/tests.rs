@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::config::{CidrRule, Spill};
+use crate::config::{CidrRule, CidrRules, Spill};
 use crate::geo::{Place, PlaceLocation, Precision};
 use crate::health::{HealthTable, RegionHealth};
 use crate::region::{Family, Location, Region, RegionId};
@@ -288,12 +288,26 @@ fn skipped_regions_are_the_down_ones_ranked_before_the_choice() {
     assert_eq!(skipped_for([false, false, false]), [US, AP]);
 }
 
+/// The scope for `client` under `rules`, as the answer path computes it.
+fn scope(client: IpAddr, source_prefix: u8, db_prefix: Option<u8>, rules: &CidrRules) -> u8 {
+    scope_prefix(source_prefix, db_prefix, rules.lookup(client))
+}
+
 #[test]
 fn scope_is_the_database_network_capped_at_the_source() {
-    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, Some(20), &[], None), 20);
-    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, Some(31), &[], None), 24);
-    assert_eq!(scope_prefix(ip("81.2.69.0"), 24, None, &[], None), 0);
-    assert_eq!(scope_prefix(ip("2001:db8::"), 56, Some(32), &[], None), 32);
+    assert_eq!(
+        scope(ip("81.2.69.0"), 24, Some(20), &CidrRules::default()),
+        20
+    );
+    assert_eq!(
+        scope(ip("81.2.69.0"), 24, Some(31), &CidrRules::default()),
+        24
+    );
+    assert_eq!(scope(ip("81.2.69.0"), 24, None, &CidrRules::default()), 0);
+    assert_eq!(
+        scope(ip("2001:db8::"), 56, Some(32), &CidrRules::default()),
+        32
+    );
 }
 
 #[test]
@@ -311,24 +325,27 @@ fn scope_never_spans_a_rule_boundary() {
     // Inside the /8 but not the /24: the block must exclude the /24 (10.1.2.x shares 22 bits
     // with 10.1.0.0), whatever the database says.
     assert_eq!(
-        scope_prefix(ip("10.1.0.0"), 32, Some(4), &rules, Some(1)),
+        scope(ip("10.1.0.0"), 32, Some(4), &rules.to_vec().into()),
         23
     );
     // Far from the /24 inside the /8: the /8 itself is the block.
     assert_eq!(
-        scope_prefix(ip("10.200.0.0"), 32, Some(4), &rules, Some(1)),
+        scope(ip("10.200.0.0"), 32, Some(4), &rules.to_vec().into()),
         9
     );
     // In the /24: at least /24.
     assert_eq!(
-        scope_prefix(ip("10.1.2.7"), 32, Some(4), &rules, Some(0)),
+        scope(ip("10.1.2.7"), 32, Some(4), &rules.to_vec().into()),
         24
     );
     // Matching nothing next to a rule: the block stops short of it.
-    assert_eq!(scope_prefix(ip("11.0.0.0"), 32, Some(4), &rules, None), 8);
+    assert_eq!(
+        scope(ip("11.0.0.0"), 32, Some(4), &rules.to_vec().into()),
+        8
+    );
     // Other family rules do not matter.
     assert_eq!(
-        scope_prefix(ip("2001:db8::"), 48, Some(32), &rules, None),
+        scope(ip("2001:db8::"), 48, Some(32), &rules.to_vec().into()),
         32
     );
 }
@@ -352,14 +369,14 @@ fn scope_is_exact_against_brute_force() {
         },
     ];
     let steering = SteeringRules {
-        cidr: rules.to_vec(),
+        cidr: rules.to_vec().into(),
         ..SteeringRules::default()
     };
     for last in (0..=255u32).step_by(5) {
         for third in 0..8u32 {
             let client = IpAddr::from(std::net::Ipv4Addr::from(0xc000_0000 | (third << 8) | last));
             let matched = match_cidr(&steering, client);
-            let scope = scope_prefix(client, 32, Some(16), &rules, matched);
+            let scope = scope(client, 32, Some(16), &steering.cidr);
             let IpAddr::V4(v4) = client else { continue };
             let mask = if scope == 0 {
                 0
@@ -376,6 +393,77 @@ fn scope_is_exact_against_brute_force() {
                     "{client}/{scope} vs {other}"
                 );
             }
+        }
+    }
+}
+
+/// The rules' scope and match by scanning every rule: what the trie must agree with.
+fn scan(client: IpAddr, rules: &[CidrRule]) -> (Option<usize>, u8) {
+    let matched = rules.iter().position(|rule| rule.network.contains(&client));
+    let mut scope = 0;
+    for (index, rule) in rules.iter().enumerate() {
+        let network = rule.network;
+        if Some(index) == matched {
+            scope = scope.max(network.prefix_len());
+        } else if !network.contains(&client) {
+            let common = match (client, network.network()) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a) ^ u32::from(b)).leading_zeros(),
+                (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) ^ u128::from(b)).leading_zeros(),
+                _ => continue,
+            };
+            scope = scope.max(common.min(u32::from(network.prefix_len())) as u8 + 1);
+        }
+    }
+    (matched, scope)
+}
+
+#[test]
+fn the_cidr_trie_agrees_with_a_scan_of_every_rule() {
+    // Deterministic pseudo-random rule sets and clients (xorshift), both families, nested
+    // and duplicate networks included.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..40 {
+        let mut rules: Vec<CidrRule> = (0..(next() % 60))
+            .map(|_| {
+                let network = if next() % 4 == 0 {
+                    let prefix = (next() % 129) as u8;
+                    let bits = u128::from(next()) << 64 | u128::from(next() & 0xff);
+                    IpNet::new(
+                        IpAddr::V6((bits & 0xffff_0000_0000_0000_0000_0000_0000_00ff).into()),
+                        prefix,
+                    )
+                } else {
+                    let prefix = (next() % 33) as u8;
+                    // Few distinct high bits, so the rules nest and collide.
+                    let bits = ((next() % 8) as u32) << 29 | (next() as u32 & 0x00ff_ff00);
+                    IpNet::new(IpAddr::V4(bits.into()), prefix)
+                };
+                CidrRule {
+                    network: network.map(|n| n.trunc()).unwrap_or_else(|e| panic!("{e}")),
+                    order: vec![US],
+                }
+            })
+            .collect();
+        rules.sort_by_key(|rule| std::cmp::Reverse(rule.network.prefix_len()));
+        let indexed = CidrRules::from(rules.clone());
+        for _ in 0..200 {
+            let client = if next() % 4 == 0 {
+                IpAddr::V6((u128::from(next()) << 64 | u128::from(next())).into())
+            } else {
+                IpAddr::V4((((next() % 8) as u32) << 29 | (next() as u32 & 0x1fff_ffff)).into())
+            };
+            let found = indexed.lookup(client);
+            assert_eq!(
+                (found.rule, found.scope),
+                scan(client, &rules),
+                "{client} in {rules:?}"
+            );
         }
     }
 }

@@ -112,10 +112,12 @@ async fn overrides_win_over_distance() {
                 .unwrap_or_else(|| panic!("{name}"))
         };
         let (us_east, ap) = (id("us-east"), id("ap-southeast-2"));
-        config.steering.cidr.push(meridian::config::CidrRule {
+        let mut cidr = config.steering.cidr.to_vec();
+        cidr.push(meridian::config::CidrRule {
             network: "81.2.69.160/27".parse().unwrap_or_else(|e| panic!("{e}")),
             order: vec![ap],
         });
+        config.steering.cidr = cidr.into();
         config.steering.country.insert("SE".into(), vec![us_east]);
         config.steering.subdivision.insert("US-WA".into(), vec![ap]);
         config.steering.continent.insert("AS".into(), vec![us_east]);

@@ -57,7 +57,7 @@ impl Checker<'_> {
         )?;
         Ok(SteeringRules {
             default_order,
-            cidr,
+            cidr: cidr.into(),
             subdivision,
             country,
             continent,

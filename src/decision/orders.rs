@@ -34,7 +34,7 @@ pub(super) type OrderKey = (Option<usize>, Option<usize>);
 /// Records per thread: more than a City database's busy records, a few MB at most.
 const ENTRIES: u64 = 1 << 17;
 
-/// Client addresses per thread: about 50 bytes each, so 6 MB at most.
+/// Client addresses per thread: 32 bytes each and the table's own, so about 6 MB at most.
 const CLIENTS: u64 = 1 << 17;
 
 /// Distinct orders per thread before the thread starts over (only pathological configs,
@@ -55,10 +55,86 @@ pub(super) struct Located {
     pub(super) cidr: CidrMatch,
 }
 
+/// `Located` and its `Entry`, packed: a client table entry is its size times 2^17.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    record: u32,
+    rule: u32,
+    order: u32,
+    /// The network's prefix length; its address is the client's, masked.
+    prefix: u8,
+    scope: u8,
+    continent: [u8; 2],
+}
+
+/// Stands for `None` in a packed field.
+const NO_INDEX: u32 = u32::MAX;
+const NO_PREFIX: u8 = u8::MAX;
+const NO_CONTINENT: [u8; 2] = [0; 2];
+
+impl Packed {
+    /// `None` for what does not fit (an index past 2^32: no database or config has one).
+    fn new(located: &Located, (order, continent): Entry) -> Option<Self> {
+        let index = |value: Option<usize>| match value {
+            None => Some(NO_INDEX),
+            Some(value) => u32::try_from(value).ok().filter(|value| *value != NO_INDEX),
+        };
+        Some(Self {
+            record: index(located.record)?,
+            rule: index(located.cidr.rule)?,
+            order,
+            prefix: located.network.map_or(NO_PREFIX, |(_, prefix)| prefix),
+            scope: located.cidr.scope,
+            continent: continent.unwrap_or(NO_CONTINENT),
+        })
+    }
+
+    fn unpack(&self, addr: IpAddr) -> (Located, Entry) {
+        let index = |value: u32| (value != NO_INDEX).then_some(value as usize);
+        let located = Located {
+            network: (self.prefix != NO_PREFIX).then(|| (masked(addr, self.prefix), self.prefix)),
+            record: index(self.record),
+            cidr: CidrMatch {
+                rule: index(self.rule),
+                scope: self.scope,
+            },
+        };
+        let continent = (self.continent != NO_CONTINENT).then_some(self.continent);
+        (located, (self.order, continent))
+    }
+}
+
+/// `addr` with the bits past `prefix` cleared: the database network holding it.
+fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+/// A client address as one number: IPv4 as IPv4-mapped IPv6, which a canonical IPv6 client
+/// address never is.
+fn client_key(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
 struct Local {
     /// The view epoch the entries were computed for.
     epoch: u64,
-    clients: Cache<IpAddr, (Located, Entry), UnitWeighter, FxBuildHasher>,
+    clients: Cache<u128, Packed, UnitWeighter, FxBuildHasher>,
     entries: Cache<OrderKey, Entry, UnitWeighter, FxBuildHasher>,
     orders: Vec<Arc<RegionOrder>>,
 }
@@ -123,7 +199,9 @@ pub(super) fn cached(
             Some(local) if local.epoch == epoch => local,
             other => other.insert(Local::new(epoch)),
         };
-        if let Some(&(located, (at, continent))) = local.clients.get(&addr) {
+        let client = client_key(addr);
+        if let Some(packed) = local.clients.get(&client) {
+            let (located, (at, continent)) = packed.unpack(addr);
             return (located, local.orders[at as usize].clone(), continent);
         }
         let located = locate();
@@ -142,7 +220,105 @@ pub(super) fn cached(
                 entry
             }
         };
-        local.clients.insert(addr, (located, entry));
+        if let Some(packed) = Packed::new(&located, entry) {
+            local.clients.insert(client, packed);
+        }
         (located, local.orders[entry.0 as usize].clone(), entry.1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packing_keeps_everything_but_what_the_address_gives_back() {
+        let cases = [
+            (
+                "81.2.69.142",
+                Some(("81.2.69.128", 26)),
+                Some(77),
+                Some(3),
+                27,
+                Some(*b"EU"),
+            ),
+            ("81.2.69.142", None, None, None, 0, None),
+            (
+                "2a02:d540::1",
+                Some(("2a02:d540::", 29)),
+                Some(0),
+                None,
+                0,
+                Some(*b"AS"),
+            ),
+            ("10.0.0.1", Some(("0.0.0.0", 0)), None, Some(0), 8, None),
+            ("::1", Some(("::1", 128)), Some(1 << 31), None, 128, None),
+        ];
+        for (client, network, record, rule, scope, continent) in cases {
+            let addr: IpAddr = client.parse().unwrap_or_else(|e| panic!("{e}"));
+            let located = Located {
+                network: network.map(|(net, prefix): (&str, u8)| {
+                    (net.parse().unwrap_or_else(|e| panic!("{e}")), prefix)
+                }),
+                record,
+                cidr: CidrMatch { rule, scope },
+            };
+            let packed =
+                Packed::new(&located, (5, continent)).unwrap_or_else(|| panic!("{client}"));
+            assert_eq!(packed.unpack(addr), (located, (5, continent)), "{client}");
+        }
+        let huge = Located {
+            network: None,
+            record: Some(usize::MAX),
+            cidr: CidrMatch {
+                rule: None,
+                scope: 0,
+            },
+        };
+        assert!(
+            Packed::new(&huge, (0, None)).is_none(),
+            "too large to pack: not cached"
+        );
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_clients_never_share_a_key() {
+        let v4: IpAddr = "1.2.3.4".parse().unwrap_or_else(|e| panic!("{e}"));
+        let v6: IpAddr = "::1.2.3.4".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(client_key(v4), client_key(v6));
+    }
+
+    #[test]
+    fn a_database_network_is_the_client_address_masked_to_its_prefix() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for file in [
+            "tests/data/geo/GeoIP2-City-Test.mmdb",
+            "geo-data/dbip-city-lite-coarse.mmdb",
+        ] {
+            let db = crate::geo::GeoDb::open(&root.join(file)).unwrap_or_else(|e| panic!("{e}"));
+            for client in [
+                "81.2.69.142",
+                "81.2.69.160",
+                "175.16.199.7",
+                "216.160.83.56",
+                "89.160.20.129",
+                "1.1.1.1",
+                "8.8.8.8",
+                "10.1.2.3",
+                "2a02:d540::1",
+                "2001:480::5",
+                "2c0f:ff40::9",
+                "::1",
+                "2001:db8::1",
+            ] {
+                let addr: IpAddr = client.parse().unwrap_or_else(|e| panic!("{e}"));
+                if let Some((network, prefix)) = db.lookup(addr).network {
+                    assert_eq!(network, masked(addr, prefix), "{file}: {client}/{prefix}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 15, "{checked}");
+    }
 }

@@ -24,6 +24,7 @@ pub use crate::steering::SteeredAnswer;
 mod orders;
 
 use orders::Located;
+pub use orders::full_size_for_this_thread;
 
 /// Where a client is, and every region in order for it (with distances): what `explain`
 /// shows. The answer path keeps only the order, without distances.

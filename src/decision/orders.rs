@@ -16,7 +16,7 @@
 //! that are asked again: the table is never thrown out whole, so no query waits for a
 //! refill. No lock and no shared cache line: every Arc handed out is this thread's own.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -31,11 +31,16 @@ use crate::steering::RegionOrder;
 /// The database record and the CIDR rule of a client: all an order depends on.
 pub(super) type OrderKey = (Option<usize>, Option<usize>);
 
-/// Records per thread: more than a City database's busy records, a few MB at most.
+/// Records per busy thread: more than a City database's busy records, a few MB at most.
 const ENTRIES: u64 = 1 << 17;
 
-/// Client addresses per thread: 32 bytes each and the table's own, so about 6 MB at most.
+/// Client addresses per busy thread: 32 bytes each and the table's own, about 6 MB at most.
 const CLIENTS: u64 = 1 << 17;
+
+/// Either, on the other threads (TCP connections, explain): they see a small share of the
+/// queries, and each thread's tables are its own, so full-size ones would only multiply
+/// the memory.
+const SMALL: u64 = 1 << 12;
 
 /// Distinct orders per thread before the thread starts over (only pathological configs,
 /// with thousands of override lists, come near).
@@ -141,19 +146,21 @@ struct Local {
 
 impl Local {
     fn new(epoch: u64) -> Self {
+        let busy = BUSY.with(Cell::get);
+        let size = |full| if busy { full } else { SMALL };
         Self {
             epoch,
             // Grows with use: an idle thread holds next to nothing.
             clients: Cache::with(
                 1024,
-                CLIENTS,
+                size(CLIENTS),
                 UnitWeighter,
                 FxBuildHasher,
                 Default::default(),
             ),
             entries: Cache::with(
                 1024,
-                ENTRIES,
+                size(ENTRIES),
                 UnitWeighter,
                 FxBuildHasher,
                 Default::default(),
@@ -182,6 +189,14 @@ impl Local {
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+    static BUSY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Gives the calling thread full-size tables: for the threads that answer most queries (the
+/// UDP loops).
+pub fn full_size_for_this_thread() {
+    BUSY.with(|busy| busy.set(true));
+    LOCAL.with(|cell| cell.borrow_mut().take());
 }
 
 /// Where `addr` is, and its order (without distances) and continent, under the view epoch

@@ -34,8 +34,8 @@ pub(super) type OrderKey = (Option<usize>, Option<usize>);
 /// Records per busy thread: more than a City database's busy records, a few MB at most.
 const ENTRIES: u64 = 1 << 17;
 
-/// Client addresses per busy thread: 32 bytes each and the table's own, about 6 MB at most.
-const CLIENTS: u64 = 1 << 17;
+/// Client addresses per busy thread: 32 bytes each and the table's own, about 12 MB at most.
+const CLIENTS: u64 = 1 << 18;
 
 /// Either, on the other threads (TCP connections, explain): they see a small share of the
 /// queries, and each thread's tables are its own, so full-size ones would only multiply

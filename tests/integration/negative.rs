@@ -1,6 +1,6 @@
 //! Negative answers (NXDOMAIN, NODATA, REFUSED) written from a template are exactly the full
 //! path's bytes, for any name, letter case, type, EDNS and ECS; a flood of random names
-//! neither grows nor empties the reply cache's answers.
+//! is written from the template and leaves the reply cache's answers in place; TCP too.
 
 use std::net::SocketAddr;
 
@@ -181,5 +181,69 @@ async fn negative_answers_are_the_full_paths_bytes_for_every_type() {
             "{name}: {templated} of {}",
             types.len()
         );
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_random_names_leaves_the_cached_answers_in_place() {
+    let server = Server::start(CITY).await;
+    let source: SocketAddr = "81.2.69.142:5353".parse().unwrap_or_else(|e| panic!("{e}"));
+    let ask = |query: &Message| {
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        server
+            .handler
+            .respond_datagram(&packet, source, &mut out)
+            .unwrap_or_else(|| panic!("no reply to {query}"))
+            .path
+    };
+    let hot = [
+        query("gtm.test", RecordType::NS),
+        query("www.gtm.test", RecordType::A),
+    ];
+    for query in &hot {
+        ask(query);
+        assert_eq!(ask(query), AnswerPath::Cached, "{query} is kept");
+    }
+    // More random names than the reply cache holds (8,192): each one written from the
+    // template, none of them kept, none pushing the hot answers out.
+    let mut names = Names(0x1234_5678_9abc_def1);
+    for _ in 0..10_000 {
+        let name = format!("{}.gtm.test", names.label());
+        assert_eq!(
+            ask(&query(&name, RecordType::A)),
+            AnswerPath::Template,
+            "{name}"
+        );
+    }
+    for query in &hot {
+        assert_eq!(ask(query), AnswerPath::Cached, "{query} survived the flood");
+    }
+}
+
+#[tokio::test]
+async fn over_tcp_negative_answers_come_from_the_template_with_the_same_bytes() {
+    let server = Server::start(CITY).await;
+    let source: SocketAddr = "81.2.69.142:5353".parse().unwrap_or_else(|e| panic!("{e}"));
+    for (name, qtype) in [
+        ("nope.gtm.test", RecordType::A),
+        ("www.gtm.test", RecordType::TXT),
+        ("example.com", RecordType::A),
+    ] {
+        for query in variants(name, qtype) {
+            let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+            let (mut stream, mut full) = (Vec::new(), Vec::new());
+            let sent = server
+                .handler
+                .respond_stream(&packet, source, &mut stream)
+                .unwrap_or_else(|| panic!("no reply to {query}"));
+            // Small enough for any UDP buffer: the full path writes the same bytes.
+            server
+                .handler
+                .respond_datagram_uncached(&packet, source, &mut full)
+                .unwrap_or_else(|| panic!("no full reply to {query}"));
+            assert_eq!(sent.path, AnswerPath::Template, "{query}");
+            assert_eq!(stream, full, "{query}");
+        }
     }
 }

@@ -51,7 +51,8 @@ struct QueryEdns {
     subnet: Option<Subnet>,
 }
 
-/// A query in the one shape the cache serves: one question, at most an OPT with at most ECS.
+/// A query in the one shape the cache serves: one question, at most an OPT with at most ECS
+/// and a DNS cookie (ignored, as by the full path).
 #[derive(Debug)]
 pub(crate) struct PlainQuery<'a> {
     packet: &'a [u8],
@@ -98,7 +99,8 @@ pub(crate) fn parse(packet: &[u8]) -> Option<PlainQuery<'_>> {
     })
 }
 
-/// An OPT record ending the packet: version 0, no extended RCODE, only an ECS option.
+/// An OPT record ending the packet: version 0, no extended RCODE, at most an ECS option and
+/// a DNS cookie.
 fn parse_opt(packet: &[u8], at: usize) -> Option<QueryEdns> {
     let opt = packet.get(at..at + 11)?;
     if opt[..3] != [0, 0, 41] || opt[5] != 0 || opt[6] != 0 {
@@ -110,20 +112,34 @@ fn parse_opt(packet: &[u8], at: usize) -> Option<QueryEdns> {
     if rdata.len() != rdata_len {
         return None;
     }
-    let subnet = match rdata {
-        [] => None,
-        [0, 8, len_high, len_low, option @ ..]
-            if usize::from(u16::from_be_bytes([*len_high, *len_low])) == option.len() =>
-        {
-            Some(parse_subnet(option)?)
-        }
-        _ => return None,
-    };
+    let subnet = options(rdata)?;
     Some(QueryEdns {
         limit: payload.clamp(512, SERVER_PAYLOAD),
         dnssec_ok: opt[7] & 0x80 != 0,
         subnet,
     })
+}
+
+/// The options of a plain query's OPT: at most one ECS option and one DNS cookie (RFC 7873:
+/// a client cookie of 8 bytes, with or without a server cookie of 8 to 32), which the
+/// full path ignores as a server without cookies does, so the reply is the same. `None`:
+/// anything else, or either twice (two ECS options are a FORMERR, the full path's business).
+fn options(mut rdata: &[u8]) -> Option<Option<Subnet>> {
+    let (mut subnet, mut cookie) = (None, false);
+    while !rdata.is_empty() {
+        let [code_high, code_low, len_high, len_low, rest @ ..] = rdata else {
+            return None;
+        };
+        let len = usize::from(u16::from_be_bytes([*len_high, *len_low]));
+        let body = rest.get(..len)?;
+        match u16::from_be_bytes([*code_high, *code_low]) {
+            8 if subnet.is_none() => subnet = Some(parse_subnet(body)?),
+            10 if !cookie && (len == 8 || (16..=40).contains(&len)) => cookie = true,
+            _ => return None,
+        }
+        rdata = &rest[len..];
+    }
+    Some(subnet)
 }
 
 fn parse_subnet(option: &[u8]) -> Option<Subnet> {
@@ -436,6 +452,19 @@ mod tests {
         let query = parse(&with_ecs).unwrap_or_else(|| panic!("ECS"));
         assert_eq!(query.opt_len(), 11 + 8 + 3);
         assert_eq!(query.record_type(), RecordType::A);
+        // A DNS cookie beside ECS, either order: the reply is the same (cookies ignored).
+        let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69];
+        for options in [
+            [&cookie[..], &ecs[..]].concat(),
+            [&ecs[..], &cookie[..]].concat(),
+        ] {
+            let with_cookie = packet(1, &opt(1232, &options));
+            let query = parse(&with_cookie).unwrap_or_else(|| panic!("cookie"));
+            assert_eq!(query.opt_len(), 11 + 8 + 3);
+        }
+        let server_cookie = packet(1, &opt(1232, &[&[0, 10, 0, 24][..], &[7; 24]].concat()));
+        assert!(parse(&server_cookie).is_some(), "client and server cookie");
     }
 
     #[test]
@@ -464,9 +493,24 @@ mod tests {
                 packet(1, &rr)
             }),
             (
-                "cookie",
-                packet(1, &opt(1232, &[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8])),
+                "short cookie",
+                packet(1, &opt(1232, &[0, 10, 0, 3, 1, 2, 3])),
             ),
+            (
+                "two cookies",
+                packet(
+                    1,
+                    &opt(1232, &[[0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8]; 2].concat()),
+                ),
+            ),
+            (
+                "two ECS options",
+                packet(
+                    1,
+                    &opt(1232, &[[0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69]; 2].concat()),
+                ),
+            ),
+            ("NSID", packet(1, &opt(1232, &[0, 3, 0, 0]))),
             (
                 "ECS host bits",
                 packet(1, &opt(1232, &[0, 8, 0, 7, 0, 1, 20, 0, 81, 2, 69])),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hickory_proto::op::{Edns, Message};
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use meridian::telemetry::dns::AnswerPath;
 
 use crate::support::*;
 
@@ -41,6 +42,13 @@ fn variants() -> Vec<Message> {
             ] {
                 queries.push(query_ecs(qname, qtype, subnet, prefix));
             }
+            // A DNS cookie beside ECS, as BIND sends: ignored, so cached like the rest.
+            let mut cookie = query_ecs(qname, qtype, "175.16.199.0", 24);
+            if let Some(edns) = cookie.edns.as_mut() {
+                edns.options_mut()
+                    .insert(EdnsOption::Unknown(10, vec![9, 8, 7, 6, 5, 4, 3, 2]));
+            }
+            queries.push(cookie);
         }
     }
     // EDNS buffer sizes, flags, DO, a version the cache must leave to the full path.
@@ -316,4 +324,29 @@ async fn every_all_down_policy_and_spread_is_replayed_exactly() {
         }
     }
     assert!(compared > 5000, "{compared}");
+}
+
+#[tokio::test]
+async fn queries_with_a_dns_cookie_take_the_reply_cache() {
+    let server = Server::start(CITY).await;
+    let source: SocketAddr = "81.2.69.142:5353".parse().unwrap_or_else(|e| panic!("{e}"));
+    for cookie in [vec![1; 8], vec![2; 24]] {
+        let mut query = query_ecs("www.gtm.test", RecordType::A, "175.16.199.0", 24);
+        if let Some(edns) = query.edns.as_mut() {
+            edns.options_mut().insert(EdnsOption::Unknown(10, cookie));
+        }
+        let packet = query.to_vec().unwrap_or_else(|e| panic!("{e}"));
+        let (mut first, mut second, mut full) = (Vec::new(), Vec::new(), Vec::new());
+        let paths = [&mut first, &mut second].map(|out| {
+            server
+                .handler
+                .respond_datagram(&packet, source, out)
+                .map(|answered| answered.path)
+        });
+        server
+            .handler
+            .respond_datagram_uncached(&packet, source, &mut full);
+        assert_eq!(paths[1], Some(AnswerPath::Cached), "{query}");
+        assert_eq!((&first, &second), (&full, &full), "{query}");
+    }
 }

@@ -234,6 +234,46 @@ fn first_duplicate<T: Eq + std::hash::Hash + Copy + std::fmt::Debug>(
 }
 
 /// IPv4-mapped IPv6 networks become IPv4 networks, the form client addresses are matched in.
+impl Checker<'_> {
+    /// A list of networks (a bare address is its own /32 or /128): canonical, no host bits,
+    /// none twice. `key` names entry `index` in errors; `example` shows what is expected.
+    pub(super) fn networks(
+        &self,
+        key: impl Fn(usize) -> String,
+        raw: &[String],
+        example: &str,
+    ) -> Result<Vec<IpNet>, ConfigError> {
+        let mut networks: Vec<IpNet> = Vec::with_capacity(raw.len());
+        for (index, text) in raw.iter().enumerate() {
+            let key = key(index);
+            let network = match (text.parse::<IpNet>(), text.parse::<IpAddr>()) {
+                (Ok(network), _) => network,
+                (_, Ok(address)) => IpNet::from(address),
+                _ => {
+                    return Err(self.invalid(
+                        key,
+                        text,
+                        format!("not a network or address (e.g. {example})"),
+                    ));
+                }
+            };
+            if network.trunc() != network {
+                return Err(self.invalid(
+                    key,
+                    text,
+                    format!("host bits are set; did you mean {}?", network.trunc()),
+                ));
+            }
+            let network = canonical_net(network);
+            if networks.contains(&network) {
+                return Err(self.invalid(key, text, "listed twice"));
+            }
+            networks.push(network);
+        }
+        Ok(networks)
+    }
+}
+
 pub(super) fn canonical_net(network: IpNet) -> IpNet {
     if let IpNet::V6(v6) = network
         && let Some(v4) = v6.addr().to_ipv4_mapped()

@@ -2,14 +2,14 @@
 //! outlier detection, sticky sessions, timeouts, limits, retries, the rate limit and the
 //! access log.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
 use ipnet::IpNet;
 
-use super::{Checker, canonical_net};
+use super::Checker;
 use crate::config::ConfigError;
 use crate::config::raw::{
     DEFAULT_LOAD_FACTOR, RawBackend, RawHashKey, RawHealth, RawLimits, RawOutlier, RawProxy,
@@ -465,34 +465,11 @@ impl Checker<'_> {
     }
 
     fn trusted_proxies(&self, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
-        let mut networks: Vec<IpNet> = Vec::with_capacity(raw.len());
-        for text in raw {
-            let key = "proxy.trusted_proxies";
-            let network = match (text.parse::<IpNet>(), text.parse::<IpAddr>()) {
-                (Ok(network), _) => network,
-                (_, Ok(address)) => IpNet::from(address),
-                _ => {
-                    return Err(self.invalid(
-                        key,
-                        text,
-                        "not a network or address (e.g. 10.0.0.0/8 or 192.0.2.7)",
-                    ));
-                }
-            };
-            if network.trunc() != network {
-                return Err(self.invalid(
-                    key,
-                    text,
-                    format!("host bits are set; did you mean {}?", network.trunc()),
-                ));
-            }
-            let network = canonical_net(network);
-            if networks.contains(&network) {
-                return Err(self.invalid(key, text, "listed twice"));
-            }
-            networks.push(network);
-        }
-        Ok(networks)
+        self.networks(
+            |_| "proxy.trusted_proxies".to_string(),
+            raw,
+            "10.0.0.0/8 or 192.0.2.7",
+        )
     }
 
     /// A duration in milliseconds: at least 1, at most `max`.

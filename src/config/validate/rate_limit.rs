@@ -1,10 +1,8 @@
 //! Rules for `[response_rate_limit]`: rates, slip, prefix lengths and the exempt networks.
 
-use std::net::IpAddr;
-
 use ipnet::IpNet;
 
-use super::{Checker, canonical_net};
+use super::Checker;
 use crate::config::ConfigError;
 use crate::config::rate_limit::{
     MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit, default_exempt,
@@ -75,33 +73,10 @@ impl Checker<'_> {
     }
 
     fn exempt(&self, raw: &[String]) -> Result<Vec<IpNet>, ConfigError> {
-        let mut networks: Vec<IpNet> = Vec::with_capacity(raw.len());
-        for (index, text) in raw.iter().enumerate() {
-            let key = format!("response_rate_limit.exempt[{index}]");
-            let network = match (text.parse::<IpNet>(), text.parse::<IpAddr>()) {
-                (Ok(network), _) => network,
-                (_, Ok(address)) => IpNet::from(address),
-                _ => {
-                    return Err(self.invalid(
-                        key,
-                        text,
-                        "not a network or address (e.g. 192.0.2.0/24 or 2001:db8::53)",
-                    ));
-                }
-            };
-            if network.trunc() != network {
-                return Err(self.invalid(
-                    key,
-                    text,
-                    format!("host bits are set; did you mean {}?", network.trunc()),
-                ));
-            }
-            let network = canonical_net(network);
-            if networks.contains(&network) {
-                return Err(self.invalid(key, text, "listed twice"));
-            }
-            networks.push(network);
-        }
-        Ok(networks)
+        self.networks(
+            |index| format!("response_rate_limit.exempt[{index}]"),
+            raw,
+            "192.0.2.0/24 or 2001:db8::53",
+        )
     }
 }

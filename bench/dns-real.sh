@@ -144,19 +144,9 @@ TMP=$(mktemp -d /tmp/meridian-dnsreal.XXXXXX)
 declare -A SPID=()
 LOAD_PID=
 cleanup() {
-    local rc=$? s pid i
+    local rc=$?
     trap - EXIT INT TERM
-    if [[ -n $LOAD_PID ]] && kill -0 "$LOAD_PID" 2>/dev/null; then kill -TERM "$LOAD_PID" 2>/dev/null || true; fi
-    for s in "${!SPID[@]}"; do kill -TERM "${SPID[$s]}" 2>/dev/null || true; done
-    for s in "${!SPID[@]}"; do
-        pid=${SPID[$s]}
-        for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$s (pid $pid) did not exit on TERM, sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "$LOAD_PID"
     finish_cleanup "$rc"
 }
 trap cleanup EXIT

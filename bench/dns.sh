@@ -186,25 +186,9 @@ declare -A SPID=()
 DNSPERF_PID=
 
 cleanup() {
-    local rc=$? s pid i
+    local rc=$?
     trap - EXIT INT TERM
-    if [[ -n $DNSPERF_PID ]] && kill -0 "$DNSPERF_PID" 2>/dev/null; then
-        kill -TERM "$DNSPERF_PID" 2>/dev/null || true
-    fi
-    for s in "${!SPID[@]}"; do
-        pid=${SPID[$s]}
-        kill -0 "$pid" 2>/dev/null || continue
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for s in "${!SPID[@]}"; do
-        pid=${SPID[$s]}
-        for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
-            log "$s (pid $pid) did not exit on TERM, sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        wait "$pid" 2>/dev/null || true
-    done
+    stop_all "$DNSPERF_PID"
     finish_cleanup "$rc"
 }
 trap cleanup EXIT

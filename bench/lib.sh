@@ -19,6 +19,23 @@ install_missing() {
     for b in "${need_bins[@]}"; do command -v "$b" >/dev/null 2>&1 || die "$b still missing after install"; done
 }
 
+# Stops the load generator (pid $1, may be empty) and every server in the associative array
+# SPID (name -> pid): TERM to all, then up to 5 s each before KILL, reaping each.
+stop_all() {
+    local load=$1 s pid i
+    if [[ -n $load ]] && kill -0 "$load" 2>/dev/null; then kill -TERM "$load" 2>/dev/null || true; fi
+    for s in "${!SPID[@]}"; do kill -TERM "${SPID[$s]}" 2>/dev/null || true; done
+    for s in "${!SPID[@]}"; do
+        pid=${SPID[$s]}
+        for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            log "$s (pid $pid) did not exit on TERM, sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
 # Ends the cleanup trap: keeps the temp dir TMP when KEEP_TMP=1 or the run failed (rc != 0),
 # else removes it, then exits with rc.
 finish_cleanup() {

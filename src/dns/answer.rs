@@ -1,4 +1,7 @@
-//! Authoritative answers: from a parsed request to a [`Reply`], for UDP and TCP alike.
+//! Authoritative answers: from what a query asks ([`Asked`]) to a [`Reply`], for UDP and
+//! TCP alike.
+
+use std::net::SocketAddr;
 
 use hickory_proto::op::{Edns, Metadata, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption, NSIDPayload};
@@ -30,6 +33,65 @@ pub(crate) enum Dependence {
     },
 }
 
+/// What answering needs of a query, read once: from a plain datagram (the reply cache's
+/// parse, without copying the packet or parsing it again) or from a hickory `Request`.
+#[derive(Debug)]
+pub(crate) struct Asked {
+    pub(crate) metadata: Metadata,
+    pub(crate) edns: Option<AskedEdns>,
+    /// The ECS option; `Err` for one that is malformed or repeated (FORMERR).
+    pub(crate) subnet: Result<Option<ClientSubnet>, ()>,
+    /// The question, when there is exactly one.
+    pub(crate) question: Option<AskedQuestion>,
+    pub(crate) src: SocketAddr,
+}
+
+/// The query's OPT record, as far as the answer depends on it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AskedEdns {
+    pub(crate) version: u8,
+    pub(crate) dnssec_ok: bool,
+    pub(crate) max_payload: u16,
+    /// The query asks for the server's identity (RFC 5001).
+    pub(crate) nsid: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct AskedQuestion {
+    pub(crate) name: LowerName,
+    /// As it came, letter case included.
+    pub(crate) original: Name,
+    pub(crate) qtype: RecordType,
+    pub(crate) class: DNSClass,
+}
+
+impl Asked {
+    /// What a parsed hickory request asks.
+    pub(crate) fn from_request(request: &Request) -> Self {
+        let edns = request.edns.as_ref();
+        Self {
+            metadata: request.metadata,
+            edns: edns.map(|edns| AskedEdns {
+                version: edns.version(),
+                dnssec_ok: edns.flags().dnssec_ok,
+                max_payload: edns.max_payload(),
+                nsid: edns.option(EdnsCode::NSID).is_some(),
+            }),
+            subnet: ecs::from_query(edns, request.as_slice()).map_err(|_| ()),
+            question: match request.queries.queries() {
+                [query] => Some(AskedQuestion {
+                    name: query.name().clone(),
+                    original: query.original().name().clone(),
+                    qtype: query.query_type(),
+                    class: query.query_class(),
+                }),
+                _ => None,
+            },
+            src: request.src(),
+        }
+    }
+}
+
 /// A response before encoding.
 #[derive(Debug)]
 pub(crate) struct Reply {
@@ -47,7 +109,7 @@ impl Reply {
     /// An empty reply to `request` with `code`, carrying an OPT record if the query had one.
     pub(crate) fn empty(
         request: &Metadata,
-        request_edns: Option<&Edns>,
+        request_edns: Option<&AskedEdns>,
         code: ResponseCode,
     ) -> Self {
         let mut metadata = Metadata::response_from_request(request);
@@ -59,7 +121,7 @@ impl Reply {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
-            edns: request_edns.map(|edns| server_edns(edns.flags().dnssec_ok)),
+            edns: request_edns.map(|edns| server_edns(edns.dnssec_ok)),
             dependence: Dependence::Fixed,
             steered: None,
         }
@@ -67,8 +129,8 @@ impl Reply {
 
     /// The largest encoding the client accepts over UDP: its advertised payload, at most ours,
     /// and never under the 512 bytes every client takes (RFC 6891 section 6.2.5).
-    pub(crate) fn udp_limit(request_edns: Option<&Edns>) -> u16 {
-        request_edns.map_or(512, |edns| edns.max_payload().clamp(512, SERVER_PAYLOAD))
+    pub(crate) fn udp_limit(request_edns: Option<&AskedEdns>) -> u16 {
+        request_edns.map_or(512, |edns| edns.max_payload.clamp(512, SERVER_PAYLOAD))
     }
 }
 
@@ -81,15 +143,12 @@ fn server_edns(dnssec_ok: bool) -> Edns {
     edns
 }
 
-/// Answers one parsed request from one view.
-pub(crate) fn answer(view: &View, request: &Request) -> Reply {
-    let mut reply = build(view, request);
+/// Answers one query from one view.
+pub(crate) fn answer(view: &View, asked: &Asked) -> Reply {
+    let mut reply = build(view, asked);
     // RFC 5001: the identity goes into every reply to a query that asks for it.
     if let (Some(identity), Some(edns)) = (&view.config.zone.identity, reply.edns.as_mut())
-        && request
-            .edns
-            .as_ref()
-            .is_some_and(|edns| edns.option(EdnsCode::NSID).is_some())
+        && asked.edns.is_some_and(|edns| edns.nsid)
         && let Ok(payload) = NSIDPayload::new(identity.as_bytes())
     {
         edns.options_mut().insert(EdnsOption::NSID(payload));
@@ -106,35 +165,34 @@ fn asks_identity(class: DNSClass, qname: &LowerName, qtype: RecordType) -> bool 
             .any(|name| Name::from_ascii(name).is_ok_and(|name| LowerName::new(&name) == *qname))
 }
 
-fn build(view: &View, request: &Request) -> Reply {
-    let request_edns = request.edns.as_ref();
-    let fail = |code| Reply::empty(&request.metadata, request_edns, code);
-    if request_edns.is_some_and(|edns| edns.version() != 0) {
+fn build(view: &View, asked: &Asked) -> Reply {
+    let request_edns = asked.edns.as_ref();
+    let fail = |code| Reply::empty(&asked.metadata, request_edns, code);
+    if request_edns.is_some_and(|edns| edns.version != 0) {
         // RFC 6891 section 6.1.3: BADVERS, with our (version 0) OPT.
         return fail(ResponseCode::BADVERS);
     }
-    if request.metadata.op_code != OpCode::Query {
+    if asked.metadata.op_code != OpCode::Query {
         return fail(ResponseCode::NotImp);
     }
-    let subnet = match ecs::from_query(request_edns, request.as_slice()) {
-        Ok(subnet) => subnet,
-        Err(_) => return fail(ResponseCode::FormErr),
+    let Ok(subnet) = asked.subnet else {
+        return fail(ResponseCode::FormErr);
     };
-    let [query] = request.queries.queries() else {
+    let Some(query) = &asked.question else {
         return fail(ResponseCode::FormErr);
     };
     let mut reply = fail(ResponseCode::NoError);
     // Location-independent unless steering says otherwise (RFC 7871 section 7.2.1).
     let mut scope = 0;
-    let qname = query.name();
-    let qtype = query.query_type();
+    let qname = &query.name;
+    let qtype = query.qtype;
     let identity = view.config.zone.identity.as_ref();
     if let Some(identity) = identity
-        && asks_identity(query.query_class(), qname, qtype)
+        && asks_identity(query.class, qname, qtype)
     {
         reply.metadata.authoritative = true;
         let mut record = Record::from_rdata(
-            query.original().name().clone(),
+            query.original.clone(),
             0,
             RData::TXT(TXT::new(vec![identity.clone()])),
         );
@@ -143,27 +201,20 @@ fn build(view: &View, request: &Request) -> Reply {
     } else if view.zone.not_authoritative_for_transfer(qname, qtype) {
         // RFC 5936 section 2.2.1: not a zone we serve.
         reply.metadata.response_code = ResponseCode::NotAuth;
-    } else if view.zone.refuses(query.query_class(), qname, qtype) {
+    } else if view.zone.refuses(query.class, qname, qtype) {
         reply.metadata.response_code = ResponseCode::Refused;
     } else {
         reply.metadata.authoritative = true;
         let client = ClientAddress::select(
             subnet.map(|subnet| (subnet.addr(), subnet.source_prefix())),
-            request.src().ip(),
+            asked.src.ip(),
         );
-        scope = resolve(
-            view,
-            qname,
-            query.original().name(),
-            qtype,
-            client,
-            &mut reply,
-        );
+        scope = resolve(view, qname, &query.original, qtype, client, &mut reply);
     }
     if let (Some(edns), Some(subnet)) = (reply.edns.as_mut(), subnet) {
         echo_subnet(edns, &subnet, scope);
     }
-    follow_question_case(&mut reply, query.original().name());
+    follow_question_case(&mut reply, &query.original);
     reply
 }
 

@@ -4,26 +4,21 @@ use hickory_proto::ProtoError;
 use hickory_proto::op::{EmitAndCount, Metadata, emit_message_parts};
 use hickory_proto::rr::Record;
 use hickory_proto::serialize::binary::{BinEncoder, NameEncoding};
-use hickory_server::zone_handler::Queries;
 
 use super::answer::Reply;
 
-/// Echoes the question section exactly as received (letter case included); `None` for
-/// replies to messages whose question could not be read.
-struct Question<'q>(Option<&'q Queries>);
+/// Echoes the one question exactly as received (its bytes: letter case included); `None`
+/// for replies to messages whose question could not be read.
+struct Question<'q>(Option<&'q [u8]>);
 
 impl EmitAndCount for Question<'_> {
     fn emit(&mut self, encoder: &mut BinEncoder<'_>) -> Result<usize, ProtoError> {
-        let Some(queries) = self.0 else {
+        let Some(bytes) = self.0.filter(|bytes| !bytes.is_empty()) else {
             return Ok(0);
         };
         let start = encoder.offset();
-        let bytes = queries.as_bytes();
         encoder.emit_vec(bytes)?;
-        if queries.len() == 1
-            && bytes.len() > 4
-            && matches!(encoder.name_encoding(), NameEncoding::Compressed)
-        {
+        if bytes.len() > 4 && matches!(encoder.name_encoding(), NameEncoding::Compressed) {
             // Later names point at the question's name and its suffixes: replies are smaller
             // and owners keep the question's letter case. hickory matches labels up to, not
             // including, the root byte.
@@ -34,7 +29,7 @@ impl EmitAndCount for Question<'_> {
                 label += 1 + usize::from(bytes[label - start]);
             }
         }
-        Ok(queries.len())
+        Ok(1)
     }
 }
 
@@ -59,7 +54,7 @@ pub(crate) enum Fit {
 /// truncation drops (upstream issue 3633).
 pub(crate) fn encode_fit(
     reply: &Reply,
-    queries: Option<&Queries>,
+    question: Option<&[u8]>,
     max_size: u16,
     out: &mut Vec<u8>,
 ) -> Result<Fit, ProtoError> {
@@ -71,14 +66,14 @@ pub(crate) fn encode_fit(
             break;
         }
         out.clear();
-        if !emit(&reply.metadata, reply, queries, max_size, out, sections)? {
+        if !emit(&reply.metadata, reply, question, max_size, out, sections)? {
             return Ok(fit);
         }
     }
     out.clear();
     let mut metadata = reply.metadata;
     metadata.truncation = true;
-    emit(&metadata, reply, queries, max_size, out, Sections::None)?;
+    emit(&metadata, reply, question, max_size, out, Sections::None)?;
     Ok(Fit::Truncated)
 }
 
@@ -94,7 +89,7 @@ enum Sections {
 fn emit(
     metadata: &Metadata,
     reply: &Reply,
-    queries: Option<&Queries>,
+    question: Option<&[u8]>,
     max_size: u16,
     out: &mut Vec<u8>,
     sections: Sections,
@@ -107,7 +102,7 @@ fn emit(
     let records = sections != Sections::None;
     let header = emit_message_parts(
         metadata,
-        &mut Question(queries),
+        &mut Question(question),
         &mut pick(&reply.answers, records).iter(),
         &mut pick(&reply.authorities, records).iter(),
         &mut pick(&reply.additionals, sections == Sections::All).iter(),

@@ -11,10 +11,10 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use super::answer::{self, Dependence, Reply};
+use super::answer::{self, Asked, Dependence, Reply};
 use super::encode::{Fit, encode_fit};
 use super::negative;
-use super::replay;
+use super::replay::{self, PlainQuery};
 use super::wire;
 use crate::telemetry::dns::{self as metrics, AnswerPath, Answered, Transport};
 use crate::view::{SharedView, View};
@@ -42,15 +42,16 @@ impl DnsHandler {
         respond(&self.view.load(), packet, src, Transport::Udp, out)
     }
 
-    /// [`Self::respond_datagram`] without the reply cache and the negative templates: the
-    /// full path, every time.
+    /// [`Self::respond_datagram`] without the reply cache and the negative templates, and
+    /// with hickory's parse of the whole message even for a plain query: the reference the
+    /// tests hold the fast paths (and the full path from the cache's own reading) to.
     pub fn respond_datagram_uncached(
         &self,
         packet: &[u8],
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        let (answered, _) = full(&self.view.load(), packet, src, Transport::Udp, out)?;
+        let (answered, _) = full(&self.view.load(), packet, None, src, Transport::Udp, out)?;
         metrics::count(&answered);
         Some(answered)
     }
@@ -79,7 +80,7 @@ fn respond(
 ) -> Option<Answered> {
     let plain = replay::parse(packet);
     let Some(query) = &plain else {
-        let (answered, _) = full(view, packet, src, transport, out)?;
+        let (answered, _) = full(view, packet, None, src, transport, out)?;
         metrics::count(&answered);
         return Some(answered);
     };
@@ -103,7 +104,7 @@ fn respond(
     {
         fast(rcode, None, AnswerPath::Template)
     } else {
-        let (answered, dependence) = full(view, packet, src, transport, out)?;
+        let (answered, dependence) = full(view, packet, Some(query), src, transport, out)?;
         if let Some(dependence) = dependence {
             replay::remember(query, &key, view, dependence, out);
         }
@@ -115,19 +116,40 @@ fn respond(
 
 /// The full path for a synthetic question the negative templates are learned from.
 fn learning(view: &View, packet: &[u8], out: &mut Vec<u8>) -> Option<u16> {
-    full(view, packet, negative::LEARNING_SOURCE, Transport::Udp, out)
-        .map(|(answered, _)| answered.rcode)
+    full(
+        view,
+        packet,
+        None,
+        negative::LEARNING_SOURCE,
+        Transport::Udp,
+        out,
+    )
+    .map(|(answered, _)| answered.rcode)
 }
 
-/// The full path for one message, uncounted. `None`: send nothing. A dependence of `None`:
-/// a reply not to be cached.
+/// The full path for one message, uncounted. `plain`: the message read as a plain query
+/// already, which is answered from that reading (no second parse, no copy of the packet).
+/// `None`: send nothing. A dependence of `None`: a reply not to be cached.
 fn full(
     view: &View,
     packet: &[u8],
+    plain: Option<&PlainQuery<'_>>,
     src: SocketAddr,
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<(Answered, Option<Dependence>)> {
+    if let Some(query) = plain
+        && let Some(asked) = query.asked(src)
+    {
+        return Some(answer_into(
+            view,
+            &asked,
+            Some(query.question()),
+            packet,
+            transport,
+            out,
+        ));
+    }
     let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
     if header.metadata.message_type == MessageType::Response {
         return None;
@@ -137,7 +159,7 @@ fn full(
         Transport::Tcp => Protocol::Tcp,
     };
     let scan = wire::scan(packet);
-    let mut answered = Answered {
+    let answered = Answered {
         transport,
         qtype: scan
             .first_question
@@ -156,37 +178,61 @@ fn full(
         wire::write_error(packet, &scan, 1, scan.limit(stream), out);
         return Some((answered, None));
     }
-    let request = match Request::from_bytes(packet.to_vec(), src, protocol) {
-        Ok(request) => request,
-        Err(_) => {
-            // The header is readable, so the client can be told its message is malformed,
-            // with its question and an OPT record where those could be read (RFC 6891
-            // section 6.1.1: a query with OPT gets OPT in every response).
-            wire::write_error(packet, &scan, 1, scan.limit(stream), out);
-            return Some((answered, None));
-        }
+    let Ok(request) = Request::from_bytes(packet.to_vec(), src, protocol) else {
+        // The header is readable, so the client can be told its message is malformed, with
+        // its question and an OPT record where those could be read (RFC 6891 section
+        // 6.1.1: a query with OPT gets OPT in every response).
+        wire::write_error(packet, &scan, 1, scan.limit(stream), out);
+        return Some((answered, None));
     };
-    let reply = answer::answer(view, &request);
-    let limit = match protocol {
-        Protocol::Udp => Reply::udp_limit(request.edns.as_ref()),
-        _ => u16::MAX,
+    let question = (request.queries.len() == 1).then(|| request.queries.as_bytes());
+    let asked = Asked::from_request(&request);
+    Some(answer_into(view, &asked, question, packet, transport, out))
+}
+
+/// Answers `asked` and encodes the reply into `out` after the question bytes `question`
+/// (echoed as they came), within the transport's size.
+fn answer_into(
+    view: &View,
+    asked: &Asked,
+    question: Option<&[u8]>,
+    packet: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> (Answered, Option<Dependence>) {
+    let reply = answer::answer(view, asked);
+    let limit = match transport {
+        Transport::Udp => Reply::udp_limit(asked.edns.as_ref()),
+        Transport::Tcp => u16::MAX,
     };
-    answered.rcode = u16::from(reply.metadata.response_code);
-    answered.steered = reply.steered;
+    let mut answered = Answered {
+        transport,
+        qtype: asked.question.as_ref().map(|query| u16::from(query.qtype)),
+        rcode: u16::from(reply.metadata.response_code),
+        steered: reply.steered,
+        path: AnswerPath::Full,
+    };
     // A reply that left its glue out fits this client's buffer only: never replayed.
-    let dependence = match encode_fit(&reply, Some(&request.queries), limit, out) {
+    let dependence = match encode_fit(&reply, question, limit, out) {
         Ok(Fit::Whole) => Some(reply.dependence),
         Ok(Fit::WithoutAdditional | Fit::Truncated) => None,
         Err(error) => {
             // Any client can send what makes this fail: not a warning per packet.
-            tracing::debug!(%error, %src, "cannot encode a reply");
-            wire::write_error(packet, &scan, 2, scan.limit(stream), out);
+            tracing::debug!(%error, src = %asked.src, "cannot encode a reply");
+            let scan = wire::scan(packet);
+            wire::write_error(
+                packet,
+                &scan,
+                2,
+                scan.limit(transport == Transport::Tcp),
+                out,
+            );
             answered.rcode = u16::from(ResponseCode::ServFail);
             answered.steered = None;
             None
         }
     };
-    Some((answered, dependence))
+    (answered, dependence)
 }
 
 #[async_trait::async_trait]
@@ -196,12 +242,14 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let mut reply = answer::answer(&self.view.load(), request);
+        let asked = Asked::from_request(request);
+        let mut reply = answer::answer(&self.view.load(), &asked);
         if request.protocol() == Protocol::Udp {
             // hickory's own truncation would drop the OPT record: decide it here instead.
             let mut scratch = Vec::with_capacity(512);
-            let limit = Reply::udp_limit(request.edns.as_ref());
-            match encode_fit(&reply, Some(&request.queries), limit, &mut scratch) {
+            let limit = Reply::udp_limit(asked.edns.as_ref());
+            let question = (request.queries.len() == 1).then(|| request.queries.as_bytes());
+            match encode_fit(&reply, question, limit, &mut scratch) {
                 // Glue that does not fit is left out without TC (RFC 2181 section 9).
                 Ok(Fit::WithoutAdditional) => reply.additionals.clear(),
                 Ok(Fit::Truncated) => {

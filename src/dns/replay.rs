@@ -17,10 +17,13 @@
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use hickory_proto::rr::RecordType;
+use hickory_proto::op::{Header, Query};
+use hickory_proto::rr::rdata::opt::ClientSubnet;
+use hickory_proto::rr::{LowerName, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use rustc_hash::FxHashMap;
 
-use super::answer::{Dependence, SERVER_PAYLOAD, steered_labels};
+use super::answer::{Asked, AskedEdns, AskedQuestion, Dependence, SERVER_PAYLOAD, steered_labels};
 use crate::decision::{self, SteeredAnswer};
 use crate::geo::ClientAddress;
 use crate::telemetry::dns::Steered;
@@ -221,6 +224,32 @@ impl PlainQuery<'_> {
         buf[name_len..question.len()].copy_from_slice(&question[name_len..]);
         buf[question.len()] = u8::from(self.edns.is_some());
         key
+    }
+
+    /// What the full path needs of this query, from this reading: the header and the one
+    /// question decoded as hickory decodes them, the OPT record and ECS option as read here.
+    /// No copy of the packet and no parse of the rest of it.
+    pub(crate) fn asked(&self, src: SocketAddr) -> Option<Asked> {
+        let header = Header::read(&mut BinDecoder::new(&self.packet[..12])).ok()?;
+        let query = Query::read(&mut BinDecoder::new(self.question())).ok()?;
+        let subnet = self.edns.and_then(|edns| edns.subnet);
+        Some(Asked {
+            metadata: header.metadata,
+            edns: self.edns.map(|edns| AskedEdns {
+                version: 0,
+                dnssec_ok: edns.dnssec_ok,
+                max_payload: edns.limit,
+                nsid: false,
+            }),
+            subnet: Ok(subnet.map(|subnet| ClientSubnet::new(subnet.addr, subnet.source_prefix, 0))),
+            question: Some(AskedQuestion {
+                name: LowerName::new(query.name()),
+                original: query.name().clone(),
+                qtype: query.query_type(),
+                class: query.query_class(),
+            }),
+            src,
+        })
     }
 
     /// The question's type and class.

@@ -28,6 +28,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// The label value: as serialized.
+    /// Every kind, for the metrics to show from the start.
+    pub const ALL: [EventKind; 4] = [
+        EventKind::Vote,
+        EventKind::Verdict,
+        EventKind::Isolation,
+        EventKind::Operator,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Vote => "vote",

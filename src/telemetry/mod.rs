@@ -45,6 +45,12 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                         metrics::counter!("meridian_config_reloads_total", "outcome" => outcome)
                             .increment(0);
                     }
+                    // The same for health events: a node that has seen none yet still
+                    // exports the family, so the Grafana panel reads 0, not "no data".
+                    for kind in crate::health::events::EventKind::ALL {
+                        metrics::counter!("meridian_health_events_total", "kind" => kind.name())
+                            .increment(0);
+                    }
                     Some(handle)
                 }
                 Err(error) => {

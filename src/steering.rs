@@ -26,7 +26,7 @@ pub use spread::{
 };
 
 /// What put the first regions of an order where they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Rule {
     Cidr(IpNet),
     Subdivision(String),
@@ -71,16 +71,24 @@ pub fn match_cidr(rules: &SteeringRules, addr: IpAddr) -> Option<usize> {
     rules.cidr.lookup(addr).rule
 }
 
-/// Orders every region for a client: the overriding list first (CIDR, then subdivision,
-/// country, continent), then the remaining regions by distance, or in the default order
-/// when the place has no location. Overrides never remove a region, so failover always has
-/// somewhere to go.
-pub fn order_regions(
-    place: &Place,
-    cidr: Option<&CidrRule>,
-    rules: &SteeringRules,
-    regions: &[Region],
-) -> RegionOrder {
+/// What a place makes of the order, before any CIDR rule: the overriding list its
+/// subdivision, country or continent has, and every region in the order that fills up
+/// the rest (nearest first, or the default order when the place has no location).
+///
+/// Many places share one: a database's networks are merged by it at load
+/// ([`crate::decision::SteeringMap`]), so it must be all an order depends on but the CIDR
+/// rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Basis {
+    /// The rule of the place's overriding list, and the list.
+    pub listed: Option<(Rule, Vec<RegionId>)>,
+    /// Every region, nearest first when `located`, else in the default order.
+    pub base: Vec<RegionId>,
+    pub located: bool,
+}
+
+/// The [`Basis`] of a place under `rules`.
+pub fn basis(place: &Place, rules: &SteeringRules, regions: &[Region]) -> Basis {
     fn lookup<'a>(
         map: &'a std::collections::HashMap<String, Vec<RegionId>>,
         key: &Option<String>,
@@ -88,25 +96,26 @@ pub fn order_regions(
         key.as_ref()
             .and_then(|k| map.get(k).map(|order| (k.clone(), order)))
     }
-    let listed: Option<(Rule, &Vec<RegionId>)> = cidr
-        .map(|rule| (Rule::Cidr(rule.network), &rule.order))
+    let listed = lookup(&rules.subdivision, &place.subdivision)
+        .map(|(k, o)| (Rule::Subdivision(k), o.clone()))
         .or_else(|| {
-            lookup(&rules.subdivision, &place.subdivision).map(|(k, o)| (Rule::Subdivision(k), o))
+            lookup(&rules.country, &place.country).map(|(k, o)| (Rule::Country(k), o.clone()))
         })
-        .or_else(|| lookup(&rules.country, &place.country).map(|(k, o)| (Rule::Country(k), o)))
         .or_else(|| {
-            lookup(&rules.continent, &place.continent).map(|(k, o)| (Rule::Continent(k), o))
+            lookup(&rules.continent, &place.continent).map(|(k, o)| (Rule::Continent(k), o.clone()))
         });
-
     let location = place.location.map(|l| l.location);
-    let distance =
-        |id: RegionId| location.map(|here| distance_km(here, regions[id.index()].location));
-    let mut order: Vec<RegionId> = listed
-        .as_ref()
-        .map(|(_, list)| list.to_vec())
-        .unwrap_or_default();
-    let mut rest: Vec<RegionId> = match location {
-        Some(_) => regions.iter().map(|region| region.id).collect(),
+    let base = match location {
+        Some(here) => {
+            let mut ids: Vec<RegionId> = regions.iter().map(|region| region.id).collect();
+            // Stable on ties: equal distances keep the regions' name order.
+            ids.sort_by(|a, b| {
+                distance_km(here, regions[a.index()].location)
+                    .partial_cmp(&distance_km(here, regions[b.index()].location))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            ids
+        }
         None => {
             let mut ids = rules.default_order.clone();
             ids.extend(
@@ -118,20 +127,40 @@ pub fn order_regions(
             ids
         }
     };
-    rest.retain(|id| !order.contains(id));
-    if location.is_some() {
-        // Stable on ties: equal distances keep the regions' name order.
-        rest.sort_by(|a, b| {
-            distance(*a)
-                .partial_cmp(&distance(*b))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+    Basis {
+        listed,
+        base,
+        located: location.is_some(),
     }
-    order.extend(rest);
+}
 
+/// The order for a place's `basis` and the client's CIDR rule, if any, without distances:
+/// the overriding list first (CIDR before the place's own), then the rest of the regions
+/// as the basis has them. Overrides never remove a region, so failover always has
+/// somewhere to go.
+pub fn order_from(basis: &Basis, cidr: Option<&CidrRule>) -> RegionOrder {
+    let listed = cidr
+        .map(|rule| (Rule::Cidr(rule.network), rule.order.as_slice()))
+        .or_else(|| {
+            basis
+                .listed
+                .as_ref()
+                .map(|(rule, list)| (rule.clone(), list.as_slice()))
+        });
+    let mut order: Vec<RegionId> = listed
+        .as_ref()
+        .map(|(_, list)| list.to_vec())
+        .unwrap_or_default();
+    let rest: Vec<RegionId> = basis
+        .base
+        .iter()
+        .copied()
+        .filter(|id| !order.contains(id))
+        .collect();
+    order.extend(rest);
     let rule = match listed {
         Some((rule, _)) => rule,
-        None if location.is_some() => Rule::Distance,
+        None if basis.located => Rule::Distance,
         None => Rule::Default,
     };
     RegionOrder {
@@ -140,10 +169,30 @@ pub fn order_regions(
             .into_iter()
             .map(|region| Candidate {
                 region,
-                distance_km: distance(region),
+                distance_km: None,
             })
             .collect(),
     }
+}
+
+/// Orders every region for a client, distances included: [`order_from`] the place's
+/// [`basis`].
+pub fn order_regions(
+    place: &Place,
+    cidr: Option<&CidrRule>,
+    rules: &SteeringRules,
+    regions: &[Region],
+) -> RegionOrder {
+    let mut order = order_from(&basis(place, rules, regions), cidr);
+    if let Some(here) = place.location.map(|l| l.location) {
+        for candidate in &mut order.candidates {
+            candidate.distance_km = Some(distance_km(
+                here,
+                regions[candidate.region.index()].location,
+            ));
+        }
+    }
+    order
 }
 
 /// The ECS scope prefix (RFC 7871 section 7.2.1): the widest prefix around the client whose

@@ -36,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         Arc::new(config),
         Arc::new(geo),
         Arc::new(HealthSnapshot::empty()),
-    );
+    )?;
     let limiter = ResponseLimiter::new(view.shared());
     let reply = reply()?;
     let limits = ResponseRateLimit::default();

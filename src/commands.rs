@@ -42,6 +42,11 @@ pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<
             ", no subdivisions"
         }
     )?;
+    let (nodes, leaves) = view.steering.size();
+    writeln!(
+        out,
+        "  steering map: {nodes} nodes, {leaves} distinct orders and continents"
+    )?;
     writeln!(
         out,
         "  admin token: {}",

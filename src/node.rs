@@ -527,6 +527,7 @@ pub fn log_start(identity: &NodeIdentity, view: &crate::view::View, sockets: &Re
         config_hash = %view.config.short_hash(),
         geo_database = %view.geo.path().display(),
         geo_type = view.geo.database_type(),
+        steering_map_nodes = view.steering.size().0,
         dns = ?sockets.dns_addrs(),
         http = ?sockets.http_addr(),
         status = ?sockets.status_addr(),

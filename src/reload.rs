@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
+use crate::decision::SteeringMap;
 use crate::geo::{GeoDb, GeoError};
 use crate::health::HealthSnapshot;
 use crate::region::Listen;
@@ -68,7 +69,7 @@ impl Source {
             Arc::new(config),
             Arc::new(geo),
             Arc::new(HealthSnapshot::empty()),
-        ))
+        )?)
     }
 }
 
@@ -216,11 +217,13 @@ impl Reloader {
         let config = Arc::new(config);
         // rcu, not store: health verdicts published meanwhile are kept, not overwritten.
         let zone = Arc::new(crate::zone::ZoneData::build(&config));
+        let steering = Arc::new(SteeringMap::build(&geo, &config)?);
         let previous = self.view.rcu(|latest| {
             View::assemble(
                 config.clone(),
                 zone.clone(),
                 geo.clone(),
+                steering.clone(),
                 latest.health_snapshot.clone(),
             )
         });

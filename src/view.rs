@@ -13,7 +13,8 @@ use arc_swap::ArcSwap;
 use hickory_proto::rr::RecordType;
 
 use crate::config::Config;
-use crate::geo::GeoDb;
+use crate::decision::SteeringMap;
+use crate::geo::{GeoDb, GeoError};
 use crate::health::{HealthSnapshot, HealthTable};
 use crate::region::Family;
 use crate::zone::ZoneData;
@@ -30,6 +31,8 @@ pub struct View {
     pub config: Arc<Config>,
     pub zone: Arc<ZoneData>,
     pub geo: Arc<GeoDb>,
+    /// The database's networks merged by what they make of the order under `config`.
+    pub steering: Arc<SteeringMap>,
     /// The health as published, by region name.
     pub health_snapshot: Arc<HealthSnapshot>,
     /// The same, resolved against `config.regions`.
@@ -44,17 +47,26 @@ pub type SharedView = Arc<ArcSwap<View>>;
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);
 
 impl View {
-    /// A view of an already validated config and database.
-    pub fn new(config: Arc<Config>, geo: Arc<GeoDb>, health: Arc<HealthSnapshot>) -> Self {
+    /// A view of an already validated config and database: builds the zone tables and the
+    /// steering map, which reads the database file again (an error if it was rewritten in
+    /// place since it was validated).
+    pub fn new(
+        config: Arc<Config>,
+        geo: Arc<GeoDb>,
+        health: Arc<HealthSnapshot>,
+    ) -> Result<Self, GeoError> {
         let zone = Arc::new(ZoneData::build(&config));
-        Self::assemble(config, zone, geo, health)
+        let steering = Arc::new(SteeringMap::build(&geo, &config)?);
+        Ok(Self::assemble(config, zone, geo, steering, health))
     }
 
-    /// A view of parts already built (the zone tables from `config`).
+    /// A view of parts already built (the zone tables and the steering map from `config`
+    /// and `geo`).
     pub fn assemble(
         config: Arc<Config>,
         zone: Arc<ZoneData>,
         geo: Arc<GeoDb>,
+        steering: Arc<SteeringMap>,
         health_snapshot: Arc<HealthSnapshot>,
     ) -> Self {
         let health = HealthTable::resolve(&health_snapshot, &config.regions);
@@ -68,6 +80,7 @@ impl View {
             config,
             zone,
             geo,
+            steering,
             health_snapshot,
             health,
             metric_slots,
@@ -82,6 +95,7 @@ impl View {
                 self.config.clone(),
                 self.zone.clone(),
                 self.geo.clone(),
+                self.steering.clone(),
                 health,
             )
         }

@@ -32,7 +32,8 @@ pub(crate) fn handler(repo: &Path) -> DnsHandler {
         Arc::new(config),
         Arc::new(geo),
         Arc::new(HealthSnapshot::empty()),
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     DnsHandler::new(view.shared())
 }
 
@@ -221,11 +222,20 @@ pub(crate) fn check_config(repo: &Path, dir: &Path, text: &[u8]) {
     }
 }
 
-/// MMDB bytes: refused, or accepted and then looked up without a panic.
+/// MMDB bytes: refused, or accepted, merged (or refused as corrupt) and then looked up
+/// without a panic.
 pub(crate) fn check_mmdb(bytes: &[u8]) {
     let Ok(db) = GeoDb::from_bytes(bytes.to_vec(), Path::new("fuzz.mmdb")) else {
         return;
     };
+    let mut countries: Vec<Option<String>> = Vec::new();
+    let tree = db.merged(|place| {
+        let at = countries.iter().position(|known| *known == place.country);
+        at.unwrap_or_else(|| {
+            countries.push(place.country.clone());
+            countries.len() - 1
+        }) as u32
+    });
     for addr in [
         "81.2.69.142",
         "2.125.160.216",
@@ -234,7 +244,12 @@ pub(crate) fn check_mmdb(bytes: &[u8]) {
         "0.0.0.0",
     ] {
         let addr = addr.parse().unwrap_or_else(|e| panic!("{e}"));
-        let _ = db.lookup(addr);
+        if let Ok(tree) = &tree {
+            let found = tree.lookup(addr);
+            if let Some(class) = found.class {
+                assert!((class as usize) < countries.len(), "{class}");
+            }
+        }
         let _ = db.place(addr);
     }
 }

@@ -21,7 +21,10 @@ use crate::view::View;
 
 pub use crate::steering::SteeredAnswer;
 
+mod map;
 mod orders;
+
+pub use map::{Leaf, SteeringMap};
 
 use orders::Located;
 pub use orders::full_size_for_this_thread;
@@ -213,29 +216,23 @@ fn special_block_v6(addr: Ipv6Addr) -> Option<u8> {
 }
 
 /// Where `client` is and its order of regions, distances included: uncached, for `explain`.
+/// The order is the answer path's; the place is read from the database file again.
 pub fn placement(view: &View, client: ClientAddress) -> Placement {
-    let lookup = view.geo.lookup(client.addr);
-    let cidr = steering::match_cidr(&view.config.steering, client.addr);
-    placement_of(view, client.addr, lookup.record, cidr)
-}
-
-fn placement_of(
-    view: &View,
-    addr: IpAddr,
-    record: Option<usize>,
-    cidr: Option<usize>,
-) -> Placement {
     let rules = &view.config.steering;
-    let place = match record {
-        Some(_) => view.geo.place(addr),
+    let lookup = view.steering.lookup(client.addr);
+    let cidr = steering::match_cidr(rules, client.addr);
+    let place = match lookup.class {
+        Some(_) => view.geo.place(client.addr),
         None => Place::default(),
     };
-    let order = steering::order_regions(
-        &place,
-        cidr.map(|index| &rules.cidr[index]),
-        rules,
-        &view.config.regions,
-    );
+    let leaf = view.steering.leaf(lookup.class.map(|class| class as usize));
+    let mut order = steering::order_from(&leaf.basis, cidr.map(|index| &rules.cidr[index]));
+    if let Some(here) = place.location.map(|l| l.location) {
+        for candidate in &mut order.candidates {
+            let there = view.config.regions[candidate.region.index()].location;
+            candidate.distance_km = Some(crate::geo::distance_km(here, there));
+        }
+    }
     Placement { place, order }
 }
 
@@ -243,16 +240,18 @@ fn placement_of(
 pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     let rules = &view.config.steering;
     let locate = || {
-        let lookup = view.geo.lookup(client.addr);
+        let lookup = view.steering.lookup(client.addr);
         Located {
             network: lookup.network,
-            record: lookup.record,
+            record: lookup.class.map(|class| class as usize),
             cidr: rules.cidr.lookup(client.addr),
         }
     };
     let (located, order, continent) =
         orders::cached(view.placement_epoch, client.addr, locate, |located| {
-            placement_of(view, client.addr, located.record, located.cidr.rule)
+            let leaf = view.steering.leaf(located.record);
+            let cidr = located.cidr.rule.map(|index| &rules.cidr[index]);
+            (steering::order_from(&leaf.basis, cidr), leaf.continent)
         });
     let Located { network, cidr, .. } = located;
     let choice = steering::choose(

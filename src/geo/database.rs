@@ -2,11 +2,16 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 
 use maxminddb::{MaxMindDbError, Reader, WithinOptions};
 
+use super::merged::{MergedTree, TreeError, TreeLayout};
 use super::place::{Place, RawRecord};
 
 /// Why a database file was refused.
@@ -41,6 +46,13 @@ pub enum GeoError {
         limit.as_secs_f64()
     )]
     TimedOut { path: PathBuf, limit: Duration },
+    #[error(
+        "{}: the geo database changed on disk since it was loaded (rewritten in place): reload it",
+        path.display()
+    )]
+    Changed { path: PathBuf },
+    #[error("{}: the geo database is corrupt: {error}", path.display())]
+    Tree { path: PathBuf, error: TreeError },
     #[error("{}: the thread loading the geo database failed", path.display())]
     LoaderFailed { path: PathBuf },
 }
@@ -94,25 +106,42 @@ fn time_boxed<T: Send + 'static>(
     }
 }
 
-/// A validated database, immutable once loaded.
+/// A validated database. What stays in memory is its metadata and an open handle on the
+/// file: the tree and the records are read again only to build a [`MergedTree`] (at load
+/// and at a config change) and to describe one place (`explain`), so a full City database
+/// does not stay resident.
 #[derive(Debug)]
 pub struct GeoDb {
-    reader: Reader<Vec<u8>>,
+    source: Source,
     path: PathBuf,
+    database_type: String,
+    build_epoch: u64,
+    node_count: u64,
     has_subdivisions: bool,
 }
 
-/// The outcome of one tree walk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lookup {
-    /// The most specific database network holding the address (with or without data).
-    pub network: Option<(IpAddr, u8)>,
-    /// Offset of the data record, shared by every network with the same data: a cache key.
-    pub record: Option<usize>,
+/// A file's bytes, shared by the reader and the tree merge (the reader keeps its own
+/// private).
+#[derive(Debug, Clone)]
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Where the bytes are read from again.
+#[derive(Debug)]
+enum Source {
+    /// The file as opened: its inode stays the same whatever is renamed over the path.
+    File { file: File, len: usize },
+    /// Bytes given in memory (fuzzing, tests): small.
+    Memory(Vec<u8>),
 }
 
 impl GeoDb {
-    /// Reads the whole file into memory and checks it is a City or Country database, within
+    /// Reads the whole file and checks it is a City or Country database, within
     /// [`LOAD_TIMEOUT`].
     pub fn open(path: &Path) -> Result<Self, GeoError> {
         let owned = path.to_path_buf();
@@ -120,81 +149,72 @@ impl GeoDb {
     }
 
     fn open_now(path: &Path) -> Result<Self, GeoError> {
-        let reader = Reader::open_readfile(path).map_err(|error| GeoError::Open {
+        let open_error = |error: std::io::Error| GeoError::Open {
             path: path.to_path_buf(),
-            error,
-        })?;
-        Self::validated(reader, path)
+            error: MaxMindDbError::Io(error),
+        };
+        let mut file = File::open(path).map_err(open_error)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(open_error)?;
+        let len = bytes.len();
+        let reader =
+            Reader::from_source(Shared(Arc::new(bytes))).map_err(|error| GeoError::Open {
+                path: path.to_path_buf(),
+                error,
+            })?;
+        Self::validated(&reader, Source::File { file, len }, path)
     }
 
     /// A database from bytes already in memory, validated as [`Self::open`] does but without
     /// its time box; `path` names it in errors. For fuzzing and tests of the layout check.
     pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self, GeoError> {
-        let reader = Reader::from_source(bytes).map_err(|error| GeoError::Open {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        Self::validated(reader, path)
-    }
-
-    fn validated(reader: Reader<Vec<u8>>, path: &Path) -> Result<Self, GeoError> {
-        let mut db = Self {
-            reader,
-            path: path.to_path_buf(),
-            has_subdivisions: false,
-        };
-        db.has_subdivisions = db.validate()?;
-        Ok(db)
-    }
-
-    /// Checks the type and layout; returns whether sampled records carry subdivisions.
-    fn validate(&self) -> Result<bool, GeoError> {
-        let database_type = self.database_type().to_string();
-        let lower = database_type.to_ascii_lowercase();
-        if !["city", "country", "enterprise"]
-            .iter()
-            .any(|kind| lower.contains(kind))
-        {
-            return Err(GeoError::UnsupportedType {
-                path: self.path.clone(),
-                database_type,
-            });
-        }
-        // Country databases have no subdivision field at all: do not walk them for one.
-        let may_have_subdivisions = ["city", "enterprise"]
-            .iter()
-            .any(|kind| lower.contains(kind));
-        // A flat layout decodes into an empty record without error; sample real records and
-        // insist that some of the first ones carry a country.
-        let (mut has_country, mut has_subdivisions) = (false, false);
-        if let Ok(networks) = self.reader.networks(WithinOptions::default()) {
-            let records = networks
-                .take(WALK_LIMIT)
-                .filter_map(Result::ok)
-                .filter(|result| result.has_data())
-                .take(SUBDIVISION_SAMPLE);
-            for (index, result) in records.enumerate() {
-                if index == LAYOUT_SAMPLE && !has_country {
-                    break;
-                }
-                let Ok(Some(record)) = result.decode::<RawRecord<'_>>() else {
-                    continue;
-                };
-                let place = Place::from_record(&record);
-                has_country |= place.country.is_some();
-                has_subdivisions |= place.subdivision.is_some();
-                if has_country && (has_subdivisions || !may_have_subdivisions) {
-                    break;
-                }
+        let reader = Reader::from_source(Shared(Arc::new(bytes.clone()))).map_err(|error| {
+            GeoError::Open {
+                path: path.to_path_buf(),
+                error,
             }
+        })?;
+        Self::validated(&reader, Source::Memory(bytes), path)
+    }
+
+    fn validated(reader: &Reader<Shared>, source: Source, path: &Path) -> Result<Self, GeoError> {
+        let metadata = reader.metadata();
+        let has_subdivisions = validate(reader, path)?;
+        Ok(Self {
+            source,
+            path: path.to_path_buf(),
+            database_type: metadata.database_type.clone(),
+            build_epoch: metadata.build_epoch,
+            node_count: u64::from(metadata.node_count),
+            has_subdivisions,
+        })
+    }
+
+    /// The file's contents again, checked to be the database that was validated: a file
+    /// rewritten in place since (not renamed over the path, which the open handle does not
+    /// see) is refused.
+    fn reader(&self) -> Result<(Reader<Shared>, Shared), GeoError> {
+        let changed = || GeoError::Changed {
+            path: self.path.clone(),
+        };
+        let bytes = match &self.source {
+            Source::Memory(bytes) => bytes.clone(),
+            Source::File { file, len } => {
+                let mut bytes = vec![0; *len];
+                file.read_exact_at(&mut bytes, 0).map_err(|_| changed())?;
+                bytes
+            }
+        };
+        let shared = Shared(Arc::new(bytes));
+        let reader = Reader::from_source(shared.clone()).map_err(|_| changed())?;
+        let metadata = reader.metadata();
+        if metadata.build_epoch != self.build_epoch
+            || u64::from(metadata.node_count) != self.node_count
+            || metadata.database_type != self.database_type
+        {
+            return Err(changed());
         }
-        if !has_country {
-            return Err(GeoError::NoCountries {
-                path: self.path.clone(),
-                database_type,
-            });
-        }
-        Ok(may_have_subdivisions && has_subdivisions)
+        Ok((reader, shared))
     }
 
     /// Whether steering by subdivision (`steering.subdivision`) can match anything: true for
@@ -210,42 +230,106 @@ impl GeoDb {
     }
 
     pub fn database_type(&self) -> &str {
-        &self.reader.metadata().database_type
+        &self.database_type
     }
 
     /// Build time of the file, seconds since the Unix epoch.
     pub fn build_epoch(&self) -> u64 {
-        self.reader.metadata().build_epoch
+        self.build_epoch
     }
 
-    /// Walks the tree for a canonical address. An IPv6 address in an IPv4-only database is
-    /// simply not found.
-    pub fn lookup(&self, addr: IpAddr) -> Lookup {
-        match self.reader.lookup(addr) {
-            Ok(result) => Lookup {
-                network: result
-                    .network()
-                    .ok()
-                    .map(|network| (network.network(), network.prefix())),
-                record: result.offset(),
-            },
-            Err(_) => Lookup {
-                network: None,
-                record: None,
-            },
-        }
+    /// The search tree merged by `classify`, which maps each distinct record's place to a
+    /// class (see [`MergedTree`]). Reads the file again.
+    pub fn merged(&self, mut classify: impl FnMut(&Place) -> u32) -> Result<MergedTree, GeoError> {
+        let (reader, bytes) = self.reader()?;
+        let metadata = reader.metadata();
+        let layout = TreeLayout {
+            node_count: metadata.node_count as usize,
+            record_size: metadata.record_size,
+            ip_version: metadata.ip_version,
+        };
+        let data_start = layout.node_count + 16;
+        MergedTree::build(bytes.as_ref(), layout, |addr, pointer| {
+            classify(&place_at(&reader, addr, pointer.checked_sub(data_start)))
+        })
+        .map_err(|error| GeoError::Tree {
+            path: self.path.clone(),
+            error,
+        })
     }
 
-    /// Decodes what the record found by `lookup` says about the place.
+    /// What the database says about the place of `addr`: for `explain`, which reads the
+    /// file again. A file that changed since it was loaded describes no place.
     pub fn place(&self, addr: IpAddr) -> Place {
-        match self.reader.lookup(addr) {
-            Ok(result) => match result.decode::<RawRecord<'_>>() {
-                Ok(Some(record)) => Place::from_record(&record),
-                _ => Place::default(),
-            },
+        match self.reader() {
+            Ok((reader, _)) => place_at(&reader, addr, None),
             Err(_) => Place::default(),
         }
     }
+}
+
+/// The place of the record holding `addr`; when `offset` is given, only if the record is
+/// the one at that data offset.
+fn place_at(reader: &Reader<Shared>, addr: IpAddr, offset: Option<usize>) -> Place {
+    match reader.lookup(addr) {
+        Ok(result) if offset.is_none() || result.offset() == offset => {
+            match result.decode::<RawRecord<'_>>() {
+                Ok(Some(record)) => Place::from_record(&record),
+                _ => Place::default(),
+            }
+        }
+        _ => Place::default(),
+    }
+}
+
+/// Checks the type and layout; returns whether sampled records carry subdivisions.
+fn validate(reader: &Reader<Shared>, path: &Path) -> Result<bool, GeoError> {
+    let database_type = reader.metadata().database_type.clone();
+    let lower = database_type.to_ascii_lowercase();
+    if !["city", "country", "enterprise"]
+        .iter()
+        .any(|kind| lower.contains(kind))
+    {
+        return Err(GeoError::UnsupportedType {
+            path: path.to_path_buf(),
+            database_type,
+        });
+    }
+    // Country databases have no subdivision field at all: do not walk them for one.
+    let may_have_subdivisions = ["city", "enterprise"]
+        .iter()
+        .any(|kind| lower.contains(kind));
+    // A flat layout decodes into an empty record without error; sample real records and
+    // insist that some of the first ones carry a country.
+    let (mut has_country, mut has_subdivisions) = (false, false);
+    if let Ok(networks) = reader.networks(WithinOptions::default()) {
+        let records = networks
+            .take(WALK_LIMIT)
+            .filter_map(Result::ok)
+            .filter(|result| result.has_data())
+            .take(SUBDIVISION_SAMPLE);
+        for (index, result) in records.enumerate() {
+            if index == LAYOUT_SAMPLE && !has_country {
+                break;
+            }
+            let Ok(Some(record)) = result.decode::<RawRecord<'_>>() else {
+                continue;
+            };
+            let place = Place::from_record(&record);
+            has_country |= place.country.is_some();
+            has_subdivisions |= place.subdivision.is_some();
+            if has_country && (has_subdivisions || !may_have_subdivisions) {
+                break;
+            }
+        }
+    }
+    if !has_country {
+        return Err(GeoError::NoCountries {
+            path: path.to_path_buf(),
+            database_type,
+        });
+    }
+    Ok(may_have_subdivisions && has_subdivisions)
 }
 
 #[cfg(test)]
@@ -253,7 +337,9 @@ mod tests {
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
-    use super::{GeoDb, GeoError, time_boxed};
+    use maxminddb::WithinOptions;
+
+    use super::{GeoDb, GeoError, Place, place_at, time_boxed};
 
     fn repo(path: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -290,6 +376,53 @@ mod tests {
             "{}",
             coarse.database_type()
         );
+    }
+
+    /// Every network the reader lists gets, from the merged tree, the place the reader
+    /// decodes for it, in a merged network at least as wide.
+    #[test]
+    fn the_merged_tree_agrees_with_the_reader_on_every_network() {
+        for path in [
+            "tests/data/geo/GeoIP2-City-Test.mmdb",
+            "tests/data/geo/GeoLite2-City-Test.mmdb",
+            "tests/data/geo/GeoLite2-Country-Test.mmdb",
+            "geo-data/dbip-city-lite-coarse.mmdb",
+        ] {
+            let db = open(path);
+            let mut places: Vec<Place> = Vec::new();
+            let tree = db
+                .merged(|place| {
+                    let at = places.iter().position(|known| known == place);
+                    at.unwrap_or_else(|| {
+                        places.push(place.clone());
+                        places.len() - 1
+                    }) as u32
+                })
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            let (reader, _) = db.reader().unwrap_or_else(|e| panic!("{e}"));
+            let mut checked = 0;
+            let networks = reader
+                .networks(WithinOptions::default())
+                .unwrap_or_else(|e| panic!("{e}"));
+            for network in networks.filter_map(Result::ok).take(50_000) {
+                let net = network.network().unwrap_or_else(|e| panic!("{e}"));
+                let addr = net.network();
+                let found = tree.lookup(addr);
+                let expected = network.has_data().then(|| place_at(&reader, addr, None));
+                let got = found.class.map(|class| places[class as usize].clone());
+                assert_eq!(got, expected, "{path}: {addr}/{}", net.prefix());
+                let (merged, prefix) = found.network.unwrap_or_else(|| panic!("{addr}"));
+                assert!(
+                    prefix <= net.prefix(),
+                    "{path}: {addr}/{} in /{prefix}",
+                    net.prefix()
+                );
+                assert_eq!(merged, super::super::masked(addr, prefix), "{path}: {addr}");
+                checked += 1;
+            }
+            assert!(checked > 100, "{path}: {checked}");
+            assert!(places.len() > 1, "{path}");
+        }
     }
 
     #[test]

@@ -7,9 +7,12 @@ mod centroids;
 mod client;
 mod database;
 mod distance;
+mod merged;
 mod place;
 
 pub use client::{ClientAddress, ClientSource, is_global};
-pub use database::{GeoDb, GeoError, Lookup};
+pub use database::{GeoDb, GeoError};
 pub use distance::distance_km;
+pub(crate) use merged::masked;
+pub use merged::{MAX_CLASS, MergedLookup, MergedTree, TreeError};
 pub use place::{Place, PlaceLocation, Precision};

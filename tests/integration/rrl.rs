@@ -363,11 +363,14 @@ async fn the_buckets_survive_a_reload_and_the_new_settings_apply_at_once() {
     let current = server.view();
     let mut config = (*current.config).clone();
     config.response_rate_limit.slip = 1;
-    server.reloader.view().store(Arc::new(View::new(
-        Arc::new(config),
-        current.geo.clone(),
-        current.health_snapshot.clone(),
-    )));
+    server.reloader.view().store(Arc::new(
+        View::new(
+            Arc::new(config),
+            current.geo.clone(),
+            current.health_snapshot.clone(),
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
+    ));
     let second = flood(server.addr, "127.0.0.1", &query, 100).await;
     let elapsed = started.elapsed();
     assert!(

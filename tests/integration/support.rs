@@ -77,7 +77,8 @@ impl Server {
             Arc::new(config),
             Arc::new(geo),
             Arc::new(HealthSnapshot::empty()),
-        );
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let source = Source {
             config: repo("tests/data/config/meridian.toml"),
             geo_override: Some(db.to_path_buf()),

@@ -366,7 +366,8 @@ fn the_clock_counts_microseconds_from_the_table() {
         std::sync::Arc::new(test_config()),
         std::sync::Arc::new(test_geo()),
         std::sync::Arc::new(crate::health::HealthSnapshot::empty()),
-    );
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let limiter = ResponseLimiter::new(view.shared());
     let epoch = limiter.epoch;
     assert_eq!(limiter.micros(epoch), 0);

@@ -82,6 +82,7 @@ impl Harness {
             geo,
             Arc::new(HealthSnapshot::empty()),
         )
+        .unwrap_or_else(|e| panic!("{e}"))
         .shared();
         let local_health: SharedLocalHealth =
             Arc::new(arc_swap::ArcSwap::from_pointee(LocalHealth::unknown()));
@@ -121,6 +122,7 @@ impl Harness {
                 current.geo.clone(),
                 current.health_snapshot.clone(),
             )
+            .unwrap_or_else(|e| panic!("{e}"))
         });
     }
 

@@ -217,7 +217,7 @@ impl Reloader {
         let config = Arc::new(config);
         // rcu, not store: health verdicts published meanwhile are kept, not overwritten.
         let zone = Arc::new(crate::zone::ZoneData::build(&config));
-        let steering = Arc::new(SteeringMap::build(&geo, &config)?);
+        let steering = SteeringMap::shared(&geo, &config)?;
         let previous = self.view.rcu(|latest| {
             View::assemble(
                 config.clone(),

@@ -56,7 +56,7 @@ impl View {
         health: Arc<HealthSnapshot>,
     ) -> Result<Self, GeoError> {
         let zone = Arc::new(ZoneData::build(&config));
-        let steering = Arc::new(SteeringMap::build(&geo, &config)?);
+        let steering = SteeringMap::shared(&geo, &config)?;
         Ok(Self::assemble(config, zone, geo, steering, health))
     }
 

@@ -5,12 +5,15 @@
 //! few hundred thousand nodes at most (gdnsd builds the same kind of tree from its
 //! database), and neither the database file nor its records stay in memory.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use rustc_hash::FxHashMap;
 
 use crate::config::Config;
-use crate::geo::{GeoDb, GeoError, MAX_CLASS, MergedLookup, MergedTree, Place};
+use crate::geo::{GeoDb, GeoError, GeoIdentity, MAX_CLASS, MergedLookup, MergedTree, Place};
+use crate::region::{Location, RegionId};
 use crate::steering::{self, Basis};
 
 /// What every network of one merged leaf shares.
@@ -20,6 +23,38 @@ pub struct Leaf {
     /// The continent code, upper case, for the metrics.
     pub continent: Option<[u8; 2]>,
 }
+
+/// Everything a map is built from: the database file, the rules by place and the regions'
+/// locations (not the CIDR rules, which are matched apart).
+#[derive(Debug, PartialEq)]
+struct Inputs {
+    geo: GeoIdentity,
+    default_order: Vec<RegionId>,
+    subdivision: HashMap<String, Vec<RegionId>>,
+    country: HashMap<String, Vec<RegionId>>,
+    continent: HashMap<String, Vec<RegionId>>,
+    regions: Vec<(RegionId, Location)>,
+}
+
+impl Inputs {
+    fn of(geo: &GeoDb, config: &Config) -> Option<Self> {
+        let rules = &config.steering;
+        Some(Self {
+            geo: geo.identity()?,
+            default_order: rules.default_order.clone(),
+            subdivision: rules.subdivision.clone(),
+            country: rules.country.clone(),
+            continent: rules.continent.clone(),
+            regions: config.regions.iter().map(|r| (r.id, r.location)).collect(),
+        })
+    }
+}
+
+/// The maps in use in this process, by what they were built from: the regions of a demo
+/// (or of a test cluster) share one, and a reload that changes neither the database nor
+/// the steering keeps the one it has instead of merging a full database again (a second
+/// or two).
+static BUILT: Mutex<Vec<(Inputs, Weak<SteeringMap>)>> = Mutex::new(Vec::new());
 
 /// The database's tree merged by [`Leaf`], and the leaves.
 #[derive(Debug)]
@@ -31,6 +66,27 @@ pub struct SteeringMap {
 }
 
 impl SteeringMap {
+    /// The map for `geo` under `config`: one in use already if it was built from the same
+    /// file and rules, else a new one ([`Self::build`]).
+    pub fn shared(geo: &GeoDb, config: &Config) -> Result<Arc<Self>, GeoError> {
+        let Some(inputs) = Inputs::of(geo, config) else {
+            return Ok(Arc::new(Self::build(geo, config)?));
+        };
+        // Held while building: regions starting together wait for one build, not three.
+        let mut built = BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+        built.retain(|(_, map)| map.strong_count() > 0);
+        if let Some(map) = built
+            .iter()
+            .find(|(known, _)| *known == inputs)
+            .and_then(|(_, map)| map.upgrade())
+        {
+            return Ok(map);
+        }
+        let map = Arc::new(Self::build(geo, config)?);
+        built.push((inputs, Arc::downgrade(&map)));
+        Ok(map)
+    }
+
     /// Reads `geo` again and merges its networks under `config`'s steering rules.
     pub fn build(geo: &GeoDb, config: &Config) -> Result<Self, GeoError> {
         let leaf_of = |place: &Place| Leaf {

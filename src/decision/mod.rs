@@ -2,9 +2,11 @@
 //! and the rendering of a steered answer's shape into records.
 //!
 //! The DNS answer path and the explain report both call [`decide`] and [`render`] on one
-//! [`View`], so what explain prints is what the server does. Orders are cached per thread
-//! (`orders.rs`), keyed by the database record and the CIDR rule for as long as the config
-//! and database last: most queries then cost one tree walk and no lock.
+//! [`View`], so what explain prints is what the server does. A client is placed by the
+//! view's steering map (`map.rs`, the database merged by what each record makes of the
+//! order); orders are cached per thread (`orders.rs`), keyed by the map leaf and the CIDR
+//! rule for as long as the config and database last: most queries then cost one walk of
+//! the merged tree and no lock.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -27,7 +29,6 @@ mod orders;
 pub use map::{Leaf, SteeringMap};
 
 use orders::Located;
-pub use orders::full_size_for_this_thread;
 
 /// Where a client is, and every region in order for it (with distances): what `explain`
 /// shows. The answer path keeps only the order, without distances.
@@ -239,20 +240,17 @@ pub fn placement(view: &View, client: ClientAddress) -> Placement {
 /// The decision for `client` asking for addresses of `family`, from one view.
 pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     let rules = &view.config.steering;
-    let locate = || {
-        let lookup = view.steering.lookup(client.addr);
-        Located {
-            network: lookup.network,
-            record: lookup.class.map(|class| class as usize),
-            cidr: rules.cidr.lookup(client.addr),
-        }
+    let lookup = view.steering.lookup(client.addr);
+    let located = Located {
+        network: lookup.network,
+        record: lookup.class.map(|class| class as usize),
+        cidr: rules.cidr.lookup(client.addr),
     };
-    let (located, order, continent) =
-        orders::cached(view.placement_epoch, client.addr, locate, |located| {
-            let leaf = view.steering.leaf(located.record);
-            let cidr = located.cidr.rule.map(|index| &rules.cidr[index]);
-            (steering::order_from(&leaf.basis, cidr), leaf.continent)
-        });
+    let (order, continent) = orders::cached(view.placement_epoch, &located, |located| {
+        let leaf = view.steering.leaf(located.record);
+        let cidr = located.cidr.rule.map(|index| &rules.cidr[index]);
+        (steering::order_from(&leaf.basis, cidr), leaf.continent)
+    });
     let Located { network, cidr, .. } = located;
     let choice = steering::choose(
         &order,

@@ -109,8 +109,6 @@ pub fn serve_udp(
 ) -> io::Result<()> {
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(UDP_WAKE))?;
-    // This thread answers a large share of the node's queries: full-size region caches.
-    crate::decision::full_size_for_this_thread();
     let fd = socket.as_raw_fd();
     let mut packets = vec![[0u8; MAX_QUERY]; BATCH];
     let mut replies: Vec<Vec<u8>> = (0..BATCH)

@@ -180,7 +180,7 @@ impl MergedTree {
 }
 
 /// `addr` with the bits past `prefix` cleared: the network of that prefix holding it.
-pub(crate) fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
+fn masked(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(v4) => {
             let mask = u32::MAX

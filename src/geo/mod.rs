@@ -11,8 +11,7 @@ mod merged;
 mod place;
 
 pub use client::{ClientAddress, ClientSource, is_global};
-pub use database::{GeoDb, GeoError};
+pub use database::{GeoDb, GeoError, GeoIdentity};
 pub use distance::distance_km;
-pub(crate) use merged::masked;
 pub use merged::{MAX_CLASS, MergedLookup, MergedTree, TreeError};
 pub use place::{Place, PlaceLocation, Precision};

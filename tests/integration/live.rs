@@ -89,10 +89,13 @@ async fn a_reload_applies_a_new_ttl_and_refuses_a_broken_config_whole() {
     assert_eq!(london_ttl(&server).await, 30);
     let first = server.view().generation;
 
+    let map = server.view().steering.clone();
     config.set_answer_ttl(77);
     let outcome = server.reloader.reload().unwrap();
     assert!(matches!(outcome, Outcome::Applied { generation, .. } if generation > first));
     assert_eq!(london_ttl(&server).await, 77);
+    // Neither the database nor the steering changed: the merged map is kept, not rebuilt.
+    assert!(Arc::ptr_eq(&map, &server.view().steering));
     let good_hash = server.view().config.content_hash.clone();
 
     // Nothing changed: nothing is published.
@@ -116,6 +119,25 @@ async fn a_reload_applies_a_new_ttl_and_refuses_a_broken_config_whole() {
     assert_eq!(server.view().config.content_hash, good_hash);
     assert_eq!(london_ttl(&server).await, 77);
     assert_eq!(server.reloader.stats.failed.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_of_the_steering_rules_rebuilds_the_map_and_moves_the_clients() {
+    let config = ConfigDir::new();
+    let server = Server::start_from(config.source()).await;
+    let map = server.view().steering.clone();
+    let london = || query_ecs("www.gtm.test", RecordType::A, LONDON, 32);
+    assert_eq!(region_of(&server.udp(&london()).await), "eu-west");
+    let text = config.main_text();
+    config.write_main(&format!(
+        "{text}\n[steering.country]\nGB = [\"ap-southeast\"]\n"
+    ));
+    assert!(matches!(
+        server.reloader.reload().unwrap(),
+        Outcome::Applied { .. }
+    ));
+    assert!(!Arc::ptr_eq(&map, &server.view().steering));
+    assert_eq!(region_of(&server.udp(&london()).await), "ap-southeast");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

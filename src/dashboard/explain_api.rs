@@ -40,9 +40,20 @@ pub(super) async fn explain(
         Ok(client) => client,
         Err(error) => return bad(format!("explain: {error}")),
     };
-    let view = state.reloader.view().load();
+    let view = state.reloader.view().load_full();
     let record_type = query.record_type.unwrap_or_else(|| "A".to_string());
-    match report(&view, client, &name, &record_type) {
+    // The place is read from the database file again (tens of milliseconds for a full City
+    // file): off the runtime that answers the health probes.
+    let explained =
+        tokio::task::spawn_blocking(move || report(&view, client, &name, &record_type)).await;
+    let Ok(explained) = explained else {
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "explain: the report could not be built".to_string(),
+        )
+        .into_response();
+    };
+    match explained {
         Ok(report) => {
             // The JSON, plus the very text `meridian explain` prints, for people.
             let text = report.to_string();

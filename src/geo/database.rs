@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
 use std::fs::File;
@@ -118,6 +118,9 @@ pub struct GeoDb {
     build_epoch: u64,
     node_count: u64,
     has_subdivisions: bool,
+    /// One reading of the file at a time: however many explain requests come at once,
+    /// at most one more copy of the file is in memory.
+    reading: Mutex<()>,
 }
 
 /// A file's bytes, shared by the reader and the tree merge (the reader keeps its own
@@ -195,6 +198,7 @@ impl GeoDb {
             build_epoch: metadata.build_epoch,
             node_count: u64::from(metadata.node_count),
             has_subdivisions,
+            reading: Mutex::new(()),
         })
     }
 
@@ -270,6 +274,7 @@ impl GeoDb {
     /// The search tree merged by `classify`, which maps each distinct record's place to a
     /// class (see [`MergedTree`]). Reads the file again.
     pub fn merged(&self, mut classify: impl FnMut(&Place) -> u32) -> Result<MergedTree, GeoError> {
+        let _one_at_a_time = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
         let (reader, bytes) = self.reader()?;
         let metadata = reader.metadata();
         let layout = TreeLayout {
@@ -290,6 +295,7 @@ impl GeoDb {
     /// What the database says about the place of `addr`: for `explain`, which reads the
     /// file again. A file that changed since it was loaded describes no place.
     pub fn place(&self, addr: IpAddr) -> Place {
+        let _one_at_a_time = self.reading.lock().unwrap_or_else(PoisonError::into_inner);
         match self.reader() {
             Ok((reader, _)) => place_at(&reader, addr, None),
             Err(_) => Place::default(),

@@ -88,6 +88,11 @@ impl MergedTree {
         if ![24, 28, 32].contains(&record_size) {
             return Err(TreeError::RecordSize(record_size));
         }
+        // The tree must lie inside the bytes before a memo is sized by its node count.
+        let tree_len = node_count.checked_mul(usize::from(record_size) / 4);
+        if tree_len.is_none_or(|len| len > bytes.len()) {
+            return Err(TreeError::Truncated(node_count.saturating_sub(1)));
+        }
         let bits: u32 = if ip_version == 6 { 128 } else { 32 };
         let mut merger = Merger {
             bytes,
@@ -421,6 +426,11 @@ mod tests {
         assert_eq!(
             MergedTree::build(&cut, layout(2, 6), |_, _| 0).err(),
             Some(TreeError::Truncated(1))
+        );
+        // A node count no file could hold is refused before anything is sized by it.
+        assert_eq!(
+            MergedTree::build(&cut, layout(usize::MAX / 2, 6), |_, _| 0).err(),
+            Some(TreeError::Truncated(usize::MAX / 2 - 1))
         );
     }
 

@@ -184,15 +184,19 @@ pub fn order_regions(
     regions: &[Region],
 ) -> RegionOrder {
     let mut order = order_from(&basis(place, rules, regions), cidr);
+    add_distances(&mut order, place, regions);
+    order
+}
+
+/// Fills in each candidate's distance from `place`, when it has a location (for `explain`:
+/// the answer path keeps orders without distances).
+pub fn add_distances(order: &mut RegionOrder, place: &Place, regions: &[Region]) {
     if let Some(here) = place.location.map(|l| l.location) {
         for candidate in &mut order.candidates {
-            candidate.distance_km = Some(distance_km(
-                here,
-                regions[candidate.region.index()].location,
-            ));
+            let there = regions[candidate.region.index()].location;
+            candidate.distance_km = Some(distance_km(here, there));
         }
     }
-    order
 }
 
 /// The ECS scope prefix (RFC 7871 section 7.2.1): the widest prefix around the client whose

@@ -88,7 +88,7 @@ impl SteeringMap {
     }
 
     /// Reads `geo` again and merges its networks under `config`'s steering rules.
-    pub fn build(geo: &GeoDb, config: &Config) -> Result<Self, GeoError> {
+    fn build(geo: &GeoDb, config: &Config) -> Result<Self, GeoError> {
         let leaf_of = |place: &Place| Leaf {
             basis: steering::basis(place, &config.steering, &config.regions),
             continent: place

@@ -228,12 +228,7 @@ pub fn placement(view: &View, client: ClientAddress) -> Placement {
     };
     let leaf = view.steering.leaf(lookup.class.map(|class| class as usize));
     let mut order = steering::order_from(&leaf.basis, cidr.map(|index| &rules.cidr[index]));
-    if let Some(here) = place.location.map(|l| l.location) {
-        for candidate in &mut order.candidates {
-            let there = view.config.regions[candidate.region.index()].location;
-            candidate.distance_km = Some(crate::geo::distance_km(here, there));
-        }
-    }
+    steering::add_distances(&mut order, &place, &view.config.regions);
     Placement { place, order }
 }
 
@@ -243,11 +238,11 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     let lookup = view.steering.lookup(client.addr);
     let located = Located {
         network: lookup.network,
-        record: lookup.class.map(|class| class as usize),
+        leaf: lookup.class.map(|class| class as usize),
         cidr: rules.cidr.lookup(client.addr),
     };
     let (order, continent) = orders::cached(view.placement_epoch, &located, |located| {
-        let leaf = view.steering.leaf(located.record);
+        let leaf = view.steering.leaf(located.leaf);
         let cidr = located.cidr.rule.map(|index| &rules.cidr[index]);
         (steering::order_from(&leaf.basis, cidr), leaf.continent)
     });

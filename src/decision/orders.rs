@@ -44,7 +44,7 @@ pub(super) struct Located {
     /// The merged network that holds the address, if the database has one.
     pub(super) network: Option<(IpAddr, u8)>,
     /// The map leaf, if the network has data.
-    pub(super) record: Option<usize>,
+    pub(super) leaf: Option<usize>,
     /// The CIDR rule holding the address, and the scope the rules allow.
     pub(super) cidr: CidrMatch,
 }
@@ -100,7 +100,7 @@ pub(super) fn cached(
             Some(local) if local.epoch == epoch => local,
             other => other.insert(Local::new(epoch)),
         };
-        let key = (located.record, located.cidr.rule);
+        let key = (located.leaf, located.cidr.rule);
         let (at, continent) = match local.entries.get(&key) {
             Some(&entry) => entry,
             None => {

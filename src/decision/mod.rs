@@ -16,7 +16,7 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::config::AllDown;
-use crate::geo::{ClientAddress, ClientSource, Place};
+use crate::geo::{ClientAddress, ClientSource, Place, usable_subnet};
 use crate::region::Family;
 use crate::steering::{self, AnswerContext, AnswerSource, Choice, ClientNet, RegionOrder, Route};
 use crate::view::View;
@@ -28,7 +28,7 @@ mod orders;
 
 pub use map::{Leaf, SteeringMap};
 
-use orders::Located;
+pub(crate) use orders::Located;
 
 /// Where a client is, and every region in order for it (with distances): what `explain`
 /// shows. The answer path keeps only the order, without distances.
@@ -139,14 +139,35 @@ impl Decision {
     /// No region serves the family (the answer is NODATA for everyone): scope 0, since the
     /// location did not shape the answer (RFC 7871 section 7.4).
     pub fn steered_scope(&self) -> u8 {
-        if self.choice.is_none() {
-            return 0;
-        }
-        match self.client.source {
-            ClientSource::Ecs => self.scope_prefix,
-            ClientSource::Packet => self.client.ecs_source_prefix.unwrap_or(0),
-        }
+        answer_scope(&self.client, self.choice.is_some(), self.scope_prefix)
     }
+}
+
+/// [`Decision::steered_scope`] for a client whose answer its place alone decided (a choice
+/// that is not a spread): `chosen` says whether a region was chosen at all.
+pub(crate) fn placed_scope(client: &ClientAddress, located: &Located, chosen: bool) -> u8 {
+    answer_scope(client, chosen, place_scope(client, located))
+}
+
+fn answer_scope(client: &ClientAddress, chosen: bool, scope_prefix: u8) -> u8 {
+    if !chosen {
+        return 0;
+    }
+    match client.source {
+        ClientSource::Ecs => scope_prefix,
+        ClientSource::Packet => client.ecs_source_prefix.unwrap_or(0),
+    }
+}
+
+/// The scope the database network and the CIDR rules give a client's answer.
+fn place_scope(client: &ClientAddress, located: &Located) -> u8 {
+    steering::scope_prefix(
+        client.prefix,
+        // No network (an IPv6 client of an IPv4-only database): nothing says how far the
+        // answer reaches, so it is for the client's own subnet only.
+        Some(located.network.map_or(client.prefix, |(_, prefix)| prefix)),
+        located.cidr,
+    )
 }
 
 /// The scope to echo for a query's subnet `addr`/`source_prefix`, given the `scope` of the
@@ -160,12 +181,8 @@ pub fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
     if scope == 0 {
         return 0;
     }
-    let selected = ClientAddress::select(
-        Some((addr, source_prefix)),
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    );
     let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-    let scope = if selected.source != ClientSource::Ecs {
+    let scope = if usable_subnet(addr, source_prefix).is_none() {
         special_block(addr).unwrap_or(source_prefix)
     } else if mapped {
         scope.saturating_add(96)
@@ -232,21 +249,35 @@ pub fn placement(view: &View, client: ClientAddress) -> Placement {
     Placement { place, order }
 }
 
-/// The decision for `client` asking for addresses of `family`, from one view.
-pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
-    let rules = &view.config.steering;
-    let lookup = view.steering.lookup(client.addr);
-    let located = Located {
+/// Where the view's steering map and CIDR rules put `addr`: all a decision depends on
+/// besides health and the client's own block.
+pub(crate) fn locate(view: &View, addr: IpAddr) -> Located {
+    let lookup = view.steering.lookup(addr);
+    Located {
         network: lookup.network,
         leaf: lookup.class.map(|class| class as usize),
-        cidr: rules.cidr.lookup(client.addr),
-    };
+        cidr: view.config.steering.cidr.lookup(addr),
+    }
+}
+
+/// The decision for `client` asking for addresses of `family`, from one view.
+pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
+    decide_at(view, client, locate(view, client.addr), family)
+}
+
+/// [`decide`] for a client already located (`located` is `locate(view, client.addr)`).
+pub(crate) fn decide_at(
+    view: &View,
+    client: ClientAddress,
+    located: Located,
+    family: Family,
+) -> Decision {
+    let rules = &view.config.steering;
     let (order, continent) = orders::cached(view.placement_epoch, &located, |located| {
         let leaf = view.steering.leaf(located.leaf);
         let cidr = located.cidr.rule.map(|index| &rules.cidr[index]);
         (steering::order_from(&leaf.basis, cidr), leaf.continent)
     });
-    let Located { network, cidr, .. } = located;
     let choice = steering::choose(
         &order,
         &view.health,
@@ -258,13 +289,7 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
             prefix: client.prefix,
         },
     );
-    let scope_prefix = steering::scope_prefix(
-        client.prefix,
-        // No network (an IPv6 client of an IPv4-only database): nothing says how far the
-        // answer reaches, so it is for the client's own subnet only.
-        Some(network.map_or(client.prefix, |(_, prefix)| prefix)),
-        cidr,
-    );
+    let scope_prefix = place_scope(&client, &located);
     // A spread answer also depends on the block the client was hashed on.
     let scope_prefix = match choice.map(|choice| choice.route) {
         Some(Route::Spread(spread)) => {
@@ -274,7 +299,7 @@ pub fn decide(view: &View, client: ClientAddress, family: Family) -> Decision {
     };
     Decision {
         client,
-        network,
+        network: located.network,
         order,
         continent,
         choice,

@@ -40,13 +40,13 @@ type Entry = (u32, Option<[u8; 2]>);
 
 /// Where the steering map and the CIDR rules put a client address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Located {
+pub(crate) struct Located {
     /// The merged network that holds the address, if the database has one.
-    pub(super) network: Option<(IpAddr, u8)>,
+    pub(crate) network: Option<(IpAddr, u8)>,
     /// The map leaf, if the network has data.
-    pub(super) leaf: Option<usize>,
+    pub(crate) leaf: Option<usize>,
     /// The CIDR rule holding the address, and the scope the rules allow.
-    pub(super) cidr: CidrMatch,
+    pub(crate) cidr: CidrMatch,
 }
 
 struct Local {

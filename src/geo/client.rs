@@ -30,17 +30,14 @@ impl ClientAddress {
     /// routable address wins, anything else falls back to the packet source.
     pub fn select(ecs: Option<(IpAddr, u8)>, packet_source: IpAddr) -> Self {
         if let Some((addr, source_prefix)) = ecs
-            && source_prefix > 0
+            && let Some((addr, prefix)) = usable_subnet(addr, source_prefix)
         {
-            let (addr, prefix) = canonical_with_prefix(addr, source_prefix);
-            if is_global(addr) {
-                return Self {
-                    addr,
-                    source: ClientSource::Ecs,
-                    prefix,
-                    ecs_source_prefix: Some(source_prefix),
-                };
-            }
+            return Self {
+                addr,
+                source: ClientSource::Ecs,
+                prefix,
+                ecs_source_prefix: Some(source_prefix),
+            };
         }
         let addr = canonical(packet_source);
         Self {
@@ -50,6 +47,16 @@ impl ClientAddress {
             ecs_source_prefix: ecs.map(|(_, source_prefix)| source_prefix),
         }
     }
+}
+
+/// An ECS subnet that can place a client: a non-zero source prefix and a globally routable
+/// address, canonicalised (see [`canonical_with_prefix`]).
+pub fn usable_subnet(addr: IpAddr, source_prefix: u8) -> Option<(IpAddr, u8)> {
+    if source_prefix == 0 {
+        return None;
+    }
+    let (addr, prefix) = canonical_with_prefix(addr, source_prefix);
+    is_global(addr).then_some((addr, prefix))
 }
 
 /// IPv4-mapped IPv6 (`::ffff:a.b.c.d`) becomes plain IPv4; everything else is unchanged.

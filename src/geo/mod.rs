@@ -10,7 +10,7 @@ mod distance;
 mod merged;
 mod place;
 
-pub use client::{ClientAddress, ClientSource, is_global};
+pub use client::{ClientAddress, ClientSource, is_global, usable_subnet};
 pub use database::{GeoDb, GeoError, GeoIdentity};
 pub use distance::distance_km;
 pub use merged::{MAX_CLASS, MergedLookup, MergedTree, TreeError};

@@ -42,6 +42,22 @@ impl DnsHandler {
         respond(&self.view.load(), packet, src, Transport::Udp, out)
     }
 
+    /// The node's current view, for [`Self::respond_datagram_in`].
+    pub fn view(&self) -> arc_swap::Guard<std::sync::Arc<View>> {
+        self.view.load()
+    }
+
+    /// [`Self::respond_datagram`] from a view the caller loaded with [`Self::view`] (once
+    /// per batch of datagrams: the UDP loop reads the view as often as it reads the socket).
+    pub fn respond_datagram_in(
+        view: &View,
+        packet: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<Answered> {
+        respond(view, packet, src, Transport::Udp, out)
+    }
+
     /// [`Self::respond_datagram`] without the reply cache and the negative templates, and
     /// with hickory's parse of the whole message even for a plain query: the reference the
     /// tests hold the fast paths (and the full path from the cache's own reading) to.

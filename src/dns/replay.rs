@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 
 use hickory_proto::op::{Header, Query};
 use hickory_proto::rr::rdata::opt::ClientSubnet;
@@ -24,8 +25,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use rustc_hash::FxHashMap;
 
 use super::answer::{Asked, AskedEdns, AskedQuestion, Dependence, SERVER_PAYLOAD, steered_labels};
-use crate::decision::{self, SteeredAnswer};
+use crate::decision::{self, Located, SteeredAnswer};
 use crate::geo::ClientAddress;
+use crate::steering::Route;
 use crate::telemetry::dns::Steered;
 use crate::view::View;
 
@@ -299,8 +301,35 @@ enum Entry {
     /// `Config::services`) is the steered name whose settings the shape is computed from.
     Steered {
         service: usize,
-        by_shape: FxHashMap<SteeredAnswer, Box<[u8]>>,
+        by_shape: FxHashMap<SteeredAnswer, Rc<[u8]>>,
+        /// What the clients of one place get, by [`place_key`]: within one view, a
+        /// place's order, the health and the name's settings decide the answer, so it is
+        /// decided once per place (a spread aside, which each client's block decides).
+        by_place: FxHashMap<u64, Placed>,
     },
+}
+
+/// The decided answer for every client of one place (map leaf and CIDR rule).
+#[derive(Debug)]
+enum Placed {
+    Reply {
+        bytes: Rc<[u8]>,
+        /// Whether a region was chosen (else the answer has no scope).
+        chosen: bool,
+        labels: Steered,
+    },
+    /// A spread: decided per client.
+    PerClient,
+}
+
+/// Places remembered per steered question: maps have a few dozen leaves, configs a few
+/// hundred rules at most; past this, further places are decided per query.
+const PLACES: usize = 4096;
+
+/// A place as one number: map leaf and CIDR rule, each plus one (zero for none).
+fn place_key(located: &Located) -> u64 {
+    let index = |index: Option<usize>| index.map_or(0, |index| index as u64 + 1);
+    index(located.leaf) | index(located.cidr.rule) << 32
 }
 
 /// The view generation the entries belong to, and the entries.
@@ -322,19 +351,54 @@ pub(crate) fn replay(
     out: &mut Vec<u8>,
 ) -> Option<Option<Steered>> {
     CACHE.with(|cache| {
-        let (generation, entries) = &*cache.borrow();
+        let (generation, entries) = &mut *cache.borrow_mut();
         if *generation != view.generation {
             return None;
         }
-        let (bytes, scope, steered) = match entries.get(key.bytes())? {
-            Entry::Fixed(bytes) => (bytes, 0, None),
-            Entry::Steered { service, by_shape } => {
-                let family = view.family_for(query.record_type());
-                let decision = decision::decide(view, query.client(source), family);
-                let shape = decision.steered_answer(view, family, *service);
-                let bytes = by_shape.get(&shape)?;
-                let labels = steered_labels(view, &shape, &decision);
-                (bytes, decision.steered_scope(), Some(labels))
+        let (bytes, scope, steered) = match entries.get_mut(key.bytes())? {
+            Entry::Fixed(bytes) => (&**bytes, 0, None),
+            Entry::Steered {
+                service,
+                by_shape,
+                by_place,
+            } => {
+                let client = query.client(source);
+                let located = decision::locate(view, client.addr);
+                let place = place_key(&located);
+                if let Some(Placed::Reply {
+                    bytes,
+                    chosen,
+                    labels,
+                }) = by_place.get(&place)
+                {
+                    let scope = decision::placed_scope(&client, &located, *chosen);
+                    (&**bytes, scope, Some(*labels))
+                } else {
+                    let family = view.family_for(query.record_type());
+                    let decision = decision::decide_at(view, client, located, family);
+                    let shape = decision.steered_answer(view, family, *service);
+                    let bytes = by_shape.get(&shape)?;
+                    let labels = steered_labels(view, &shape, &decision);
+                    if by_place.len() < PLACES {
+                        let spread = matches!(
+                            decision.choice.map(|choice| choice.route),
+                            Some(Route::Spread(_))
+                        );
+                        by_place.insert(
+                            place,
+                            if spread {
+                                Placed::PerClient
+                            } else {
+                                Placed::Reply {
+                                    bytes: bytes.clone(),
+                                    chosen: decision.choice.is_some(),
+                                    labels,
+                                }
+                            },
+                        );
+                    }
+                    (&**bytes, decision.steered_scope(), Some(labels))
+                }
             }
         };
         if bytes.len() + query.opt_len() > limit {
@@ -439,6 +503,7 @@ pub(crate) fn remember(
                 let entry = entries.entry(key).or_insert_with(|| Entry::Steered {
                     service,
                     by_shape: FxHashMap::default(),
+                    by_place: FxHashMap::default(),
                 });
                 if let Entry::Steered { by_shape, .. } = entry {
                     by_shape.insert(shape, body.into());

@@ -149,8 +149,8 @@ pub fn serve_udp(
                     continue;
                 }
             };
-            // Settings and clock once per batch: a reload applies from the next batch on.
-            let view = limiter.view();
+            // View, settings and clock once per batch: a reload applies from the next batch on.
+            let view = handler.view();
             let limits = &view.config.response_rate_limit;
             let now = limiter.micros(read_at);
             for message in received {
@@ -165,7 +165,7 @@ pub fn serve_udp(
                     continue;
                 }
                 let reply = &mut replies[destinations.len()];
-                if handler.respond_datagram(packet, source, reply).is_none() {
+                if DnsHandler::respond_datagram_in(&view, packet, source, reply).is_none() {
                     continue;
                 }
                 match limiter.judge(limits, source, reply, now, &mut limited) {

@@ -23,6 +23,10 @@ const EMPTY: u32 = u32::MAX;
 const UNSEEN: u32 = u32::MAX - 1;
 const PENDING: u32 = u32::MAX - 2;
 
+/// IPv4 bits the jump table resolves at once: 2^16 entries, 512 KiB, the classic first
+/// stride of a longest-prefix-match table (DIR-16).
+const JUMP_BITS: u32 = 16;
+
 /// The largest class a caller may return.
 pub const MAX_CLASS: u32 = PENDING - LEAF - 1;
 
@@ -63,10 +67,13 @@ pub struct MergedLookup {
 pub struct MergedTree {
     nodes: Vec<[u32; 2]>,
     root: u32,
-    /// Where IPv4 lookups start in an IPv6 tree (the node at `::/96`), and at what depth:
-    /// less than 96 when a leaf covers all of `::/96`.
+    /// Where IPv4 lookups start (in an IPv6 tree the node at `::/96`), and at what depth of
+    /// a 128-bit path: less than 96 when a leaf covers all of `::/96`.
     v4_start: u32,
     v4_depth: u8,
+    /// The first [`JUMP_BITS`] bits of an IPv4 walk, precomputed (empty when IPv4 starts
+    /// at a leaf): every IPv4 lookup would walk them one dependent load at a time.
+    v4_jump: Vec<(u32, u8)>,
     ip_version: u16,
 }
 
@@ -119,17 +126,15 @@ impl MergedTree {
             nodes: merger.nodes,
             root,
             v4_start: root,
-            v4_depth: 0,
+            v4_depth: 96,
+            v4_jump: Vec::new(),
             ip_version,
         };
         if ip_version == 6 {
-            let (mut value, mut depth) = (root, 0);
-            while value < LEAF && depth < 96 {
-                value = tree.nodes[value as usize][0];
-                depth += 1;
-            }
-            (tree.v4_start, tree.v4_depth) = (value, depth);
+            let (value, depth) = tree.descend(root, 0, 96, |_| 0);
+            (tree.v4_start, tree.v4_depth) = (value, depth as u8);
         }
+        tree.v4_jump = tree.v4_jump_table();
         Ok(tree)
     }
 
@@ -141,46 +146,73 @@ impl MergedTree {
     /// Walks the tree for a canonical address. An IPv6 address in an IPv4-only database is
     /// not found, as the database's own reader does.
     pub fn lookup(&self, addr: IpAddr) -> MergedLookup {
-        let (bits, total, mut value, start_depth): (u128, u32, u32, u32) = match addr {
-            IpAddr::V4(v4) if self.ip_version == 6 => (
-                u128::from(u32::from(v4)),
-                32,
-                self.v4_start,
-                u32::from(self.v4_depth),
-            ),
-            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32, self.root, 96),
-            IpAddr::V6(_) if self.ip_version != 6 => {
-                return MergedLookup {
-                    network: None,
-                    class: None,
-                };
+        let found = match addr {
+            // A leaf above ::/96 covers all of IPv4: an IPv4 network of prefix 0.
+            IpAddr::V4(_) if self.v4_depth < 96 => Some((self.v4_start, 0)),
+            IpAddr::V4(v4) => self.walk_v4(u32::from(v4)),
+            IpAddr::V6(_) if self.ip_version != 6 => None,
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                let (value, depth) = self.descend(self.root, 0, 128, |depth| {
+                    (bits >> (127 - depth)) as usize & 1
+                });
+                (value >= LEAF).then_some((value, depth as u8))
             }
-            IpAddr::V6(v6) => (u128::from(v6), 128, self.root, 0),
         };
-        // Depth counts bits of the 128-bit path; IPv4 paths begin at 96.
-        let mut depth = start_depth.max(128 - total);
-        let reached_v4 = start_depth >= 128 - total;
-        while value < LEAF {
-            if depth >= 128 {
-                return MergedLookup {
-                    network: None,
-                    class: None,
-                };
-            }
-            let bit = (bits >> (127 - depth)) & 1;
-            value = self.nodes[value as usize][bit as usize];
+        match found {
+            Some((value, prefix)) => MergedLookup {
+                network: Some((masked(addr, prefix), prefix)),
+                class: (value != EMPTY).then_some(value - LEAF),
+            },
+            None => MergedLookup {
+                network: None,
+                class: None,
+            },
+        }
+    }
+
+    /// The leaf and prefix of an IPv4 address: the jump table takes the first
+    /// [`JUMP_BITS`] bits in one step, the tree the rest.
+    fn walk_v4(&self, addr: u32) -> Option<(u32, u8)> {
+        let (value, depth) = match self.v4_jump.get((addr >> (32 - JUMP_BITS)) as usize) {
+            Some(&(value, depth)) => (value, u32::from(depth)),
+            None => (self.v4_start, 0),
+        };
+        let (value, depth) = self.descend(value, depth, 32, |depth| {
+            (addr >> (31 - depth)) as usize & 1
+        });
+        (value >= LEAF).then_some((value, depth as u8))
+    }
+
+    /// Follows `bit(depth)` from `value` at `depth` until a leaf or `width` bits.
+    fn descend(
+        &self,
+        mut value: u32,
+        mut depth: u32,
+        width: u32,
+        bit: impl Fn(u32) -> usize,
+    ) -> (u32, u32) {
+        while value < LEAF && depth < width {
+            value = self.nodes[value as usize][bit(depth)];
             depth += 1;
         }
-        // A leaf above ::/96 covers all of IPv4: an IPv4 network of prefix 0.
-        let prefix = if reached_v4 || total == 128 {
-            (depth - (128 - total)) as u8
-        } else {
-            0
-        };
-        MergedLookup {
-            network: Some((masked(addr, prefix), prefix)),
-            class: (value != EMPTY).then_some(value - LEAF),
+        (value, depth)
+    }
+
+    /// Where each [`JUMP_BITS`]-bit IPv4 prefix leads from the IPv4 start: a node at that
+    /// depth, or the leaf met above it and its depth.
+    fn v4_jump_table(&self) -> Vec<(u32, u8)> {
+        if self.v4_depth < 96 || self.v4_start >= LEAF {
+            return Vec::new();
         }
+        (0..1u32 << JUMP_BITS)
+            .map(|prefix| {
+                let (value, depth) = self.descend(self.v4_start, 0, JUMP_BITS, |depth| {
+                    (prefix >> (JUMP_BITS - 1 - depth)) as usize & 1
+                });
+                (value, depth as u8)
+            })
+            .collect()
     }
 }
 

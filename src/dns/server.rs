@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg,
+    sendmmsg,
 };
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -109,15 +110,46 @@ pub fn serve_udp(
 ) -> io::Result<()> {
     socket.set_nonblocking(false)?;
     socket.set_read_timeout(Some(UDP_WAKE))?;
+    // A socket hears only its own family: addresses are kept at their own size (16 or 28
+    // bytes, not a 128-byte sockaddr_storage), since each is copied a few times per query.
+    match socket.local_addr()? {
+        SocketAddr::V4(_) => serve::<SockaddrIn>(&socket, &handler, &limiter, &shutdown),
+        SocketAddr::V6(_) => serve::<SockaddrIn6>(&socket, &handler, &limiter, &shutdown),
+    }
+}
+
+/// A peer address of one family, as recvmmsg gives it and sendmmsg takes it.
+trait Peer: SockaddrLike + Copy {
+    fn socket_addr(&self) -> SocketAddr;
+}
+
+impl Peer for SockaddrIn {
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::V4((*self).into())
+    }
+}
+
+impl Peer for SockaddrIn6 {
+    fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::V6((*self).into())
+    }
+}
+
+fn serve<S: Peer>(
+    socket: &UdpSocket,
+    handler: &DnsHandler,
+    limiter: &ResponseLimiter,
+    shutdown: &CancellationToken,
+) -> io::Result<()> {
     let fd = socket.as_raw_fd();
     let mut packets = vec![[0u8; MAX_QUERY]; BATCH];
     let mut replies: Vec<Vec<u8>> = (0..BATCH)
         .map(|_| Vec::with_capacity(usize::from(super::answer::SERVER_PAYLOAD)))
         .collect();
-    let mut destinations: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+    let mut destinations: Vec<Option<S>> = Vec::with_capacity(BATCH);
     let mut lengths: Vec<usize> = Vec::with_capacity(BATCH);
-    let mut receive = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-    let mut send = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut receive = MultiHeaders::<S>::preallocate(BATCH, None);
+    let mut send = MultiHeaders::<S>::preallocate(BATCH, None);
     // This thread's count of limited answers: every `slip`th of them is slipped.
     let mut limited: u64 = 0;
     while !shutdown.is_cancelled() {
@@ -157,9 +189,7 @@ pub fn serve_udp(
                 let (Some(address), Some(packet)) = (message.address, message.iovs().next()) else {
                     continue;
                 };
-                let Some(source) = socket_addr(&address) else {
-                    continue;
-                };
+                let source = address.socket_addr();
                 // Port 0 cannot be answered; a reply to it is only ever spoofed-source reflection.
                 if source.port() == 0 {
                     continue;
@@ -188,11 +218,11 @@ pub fn serve_udp(
 }
 
 /// Sends every reply, in as few sendmmsg calls as the kernel allows.
-fn send_all(
+fn send_all<S: Peer>(
     fd: std::os::fd::RawFd,
-    headers: &mut MultiHeaders<SockaddrStorage>,
+    headers: &mut MultiHeaders<S>,
     replies: &[Vec<u8>],
-    destinations: &[Option<SockaddrStorage>],
+    destinations: &[Option<S>],
 ) {
     let mut sent = 0;
     while sent < replies.len() {
@@ -224,13 +254,4 @@ fn send_all(
             }
         }
     }
-}
-
-fn socket_addr(address: &SockaddrStorage) -> Option<SocketAddr> {
-    if let Some(v4) = address.as_sockaddr_in() {
-        return Some(SocketAddr::V4((*v4).into()));
-    }
-    address
-        .as_sockaddr_in6()
-        .map(|v6| SocketAddr::V6((*v6).into()))
 }

@@ -11,8 +11,9 @@
 //! query's buffer: the full path would have sent the very same records.
 //! Only plain queries take this path; anything unusual goes the full way, so the cache can
 //! only ever repeat what the full path said. Entries never go stale: each thread's cache
-//! belongs to one view generation and starts over when a new view is published, and
-//! steering is decided for every query.
+//! belongs to one view generation and starts over when a new view is published. Every
+//! query is placed (steering map, CIDR rules); within a view a place's answer is decided
+//! once (`Placed`), a spread's for every query, and the ECS scope for every client.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

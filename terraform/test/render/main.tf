@@ -13,15 +13,17 @@ variable "geo_database" {
 }
 
 locals {
-  # Ports no other test uses, so this runs beside tests/e2e.sh and the demo.
-  ports = { dns = 35353, http = 38080, status = 38053 }
+  # Ports no other test uses, so this runs beside tests/e2e.sh and the demo; and below
+  # Linux's ephemeral range (32768-60999), where any client socket of the machine may hold
+  # one for a moment (a CI run once found 35353 taken when a node started).
+  ports = { dns = 26353, http = 26080, status = 26053 }
   # Each node on its region's loopback address, as in the demo.
   octets = { "us-east-1" = 1, "eu-west-1" = 2, "ap-southeast-1" = 3 }
   # The demo's backends, on ports of their own for the same reason; terraform/test.sh
   # serves them.
   backends = {
     for octet, region in { 1 = "us-east", 2 = "eu-west", 3 = "ap-southeast" } : region => [
-      for index in range(3) : { id = "${region}-${index}", address = "127.0.${octet}.1:${39000 + index}" }
+      for index in range(3) : { id = "${region}-${index}", address = "127.0.${octet}.1:${27000 + index}" }
     ]
   }
 }

@@ -23,8 +23,8 @@ const EMPTY: u32 = u32::MAX;
 const UNSEEN: u32 = u32::MAX - 1;
 const PENDING: u32 = u32::MAX - 2;
 
-/// IPv4 bits the jump table resolves at once: 2^16 entries, 512 KiB, the classic first
-/// stride of a longest-prefix-match table (DIR-16).
+/// Bits a jump table resolves at once: 2^16 entries, 320 KiB, the classic first stride of
+/// a longest-prefix-match table (DIR-16).
 const JUMP_BITS: u32 = 16;
 
 /// The largest class a caller may return.
@@ -71,9 +71,10 @@ pub struct MergedTree {
     /// a 128-bit path: less than 96 when a leaf covers all of `::/96`.
     v4_start: u32,
     v4_depth: u8,
-    /// The first [`JUMP_BITS`] bits of an IPv4 walk, precomputed (empty when IPv4 starts
-    /// at a leaf): every IPv4 lookup would walk them one dependent load at a time.
-    v4_jump: Vec<(u32, u8)>,
+    /// The first [`JUMP_BITS`] bits of IPv4 and IPv6 walks, precomputed: every lookup
+    /// would walk them one dependent load at a time.
+    v4_jump: Jump,
+    v6_jump: Jump,
     ip_version: u16,
 }
 
@@ -127,14 +128,20 @@ impl MergedTree {
             root,
             v4_start: root,
             v4_depth: 96,
-            v4_jump: Vec::new(),
+            v4_jump: Jump::default(),
+            v6_jump: Jump::default(),
             ip_version,
         };
         if ip_version == 6 {
             let (value, depth) = tree.descend(root, 0, 96, |_| 0);
             (tree.v4_start, tree.v4_depth) = (value, depth as u8);
         }
-        tree.v4_jump = tree.v4_jump_table();
+        if tree.v4_depth >= 96 {
+            tree.v4_jump = Jump::build(&tree, tree.v4_start);
+        }
+        if ip_version == 6 {
+            tree.v6_jump = Jump::build(&tree, root);
+        }
         Ok(tree)
     }
 
@@ -153,7 +160,11 @@ impl MergedTree {
             IpAddr::V6(_) if self.ip_version != 6 => None,
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
-                let (value, depth) = self.descend(self.root, 0, 128, |depth| {
+                let (value, depth) = self
+                    .v6_jump
+                    .get((bits >> (128 - JUMP_BITS)) as usize)
+                    .unwrap_or((self.root, 0));
+                let (value, depth) = self.descend(value, depth, 128, |depth| {
                     (bits >> (127 - depth)) as usize & 1
                 });
                 (value >= LEAF).then_some((value, depth as u8))
@@ -174,10 +185,10 @@ impl MergedTree {
     /// The leaf and prefix of an IPv4 address: the jump table takes the first
     /// [`JUMP_BITS`] bits in one step, the tree the rest.
     fn walk_v4(&self, addr: u32) -> Option<(u32, u8)> {
-        let (value, depth) = match self.v4_jump.get((addr >> (32 - JUMP_BITS)) as usize) {
-            Some(&(value, depth)) => (value, u32::from(depth)),
-            None => (self.v4_start, 0),
-        };
+        let (value, depth) = self
+            .v4_jump
+            .get((addr >> (32 - JUMP_BITS)) as usize)
+            .unwrap_or((self.v4_start, 0));
         let (value, depth) = self.descend(value, depth, 32, |depth| {
             (addr >> (31 - depth)) as usize & 1
         });
@@ -198,21 +209,44 @@ impl MergedTree {
         }
         (value, depth)
     }
+}
 
-    /// Where each [`JUMP_BITS`]-bit IPv4 prefix leads from the IPv4 start: a node at that
-    /// depth, or the leaf met above it and its depth.
-    fn v4_jump_table(&self) -> Vec<(u32, u8)> {
-        if self.v4_depth < 96 || self.v4_start >= LEAF {
-            return Vec::new();
+/// Where each [`JUMP_BITS`]-bit prefix leads from one node: a node at that depth, or the
+/// leaf met above it. Empty when the walk starts at a leaf.
+#[derive(Debug, Clone, Default)]
+struct Jump {
+    values: Vec<u32>,
+    /// The depth of each leaf among `values`; a node's is always [`JUMP_BITS`]. Apart, so
+    /// that the table a lookup touches first is 4 bytes an entry, and a walk that goes on
+    /// below never reads this one.
+    depths: Vec<u8>,
+}
+
+impl Jump {
+    fn build(tree: &MergedTree, start: u32) -> Self {
+        if start >= LEAF {
+            return Self::default();
         }
-        (0..1u32 << JUMP_BITS)
+        let (values, depths) = (0..1u32 << JUMP_BITS)
             .map(|prefix| {
-                let (value, depth) = self.descend(self.v4_start, 0, JUMP_BITS, |depth| {
+                let (value, depth) = tree.descend(start, 0, JUMP_BITS, |depth| {
                     (prefix >> (JUMP_BITS - 1 - depth)) as usize & 1
                 });
                 (value, depth as u8)
             })
-            .collect()
+            .unzip();
+        Self { values, depths }
+    }
+
+    /// The value and depth the walk reaches for `prefix` (its first [`JUMP_BITS`] bits).
+    fn get(&self, prefix: usize) -> Option<(u32, u32)> {
+        let value = *self.values.get(prefix)?;
+        let depth = if value < LEAF {
+            JUMP_BITS
+        } else {
+            u32::from(self.depths[prefix])
+        };
+        Some((value, depth))
     }
 }
 

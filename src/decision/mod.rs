@@ -181,8 +181,22 @@ pub fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
     if scope == 0 {
         return 0;
     }
+    echo_scope_of(
+        addr,
+        source_prefix,
+        scope,
+        usable_subnet(addr, source_prefix).is_some(),
+    )
+}
+
+/// [`echo_scope`] when the caller knows already whether the subnet was usable (the client
+/// it placed came from it): the answer path selects the client once per query.
+pub(crate) fn echo_scope_of(addr: IpAddr, source_prefix: u8, scope: u8, usable: bool) -> u8 {
+    if scope == 0 {
+        return 0;
+    }
     let mapped = matches!(addr, IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some());
-    let scope = if usable_subnet(addr, source_prefix).is_none() {
+    let scope = if !usable {
         special_block(addr).unwrap_or(source_prefix)
     } else if mapped {
         scope.saturating_add(96)

@@ -118,7 +118,7 @@ pub(crate) fn answer(
             out[start + offset..start + offset + 2].copy_from_slice(&pointer.to_be_bytes());
         }
     }
-    replay::patch(query, 0, out);
+    replay::patch(query, 0, None, out);
     Some(u16::from(flags[1] & 0x0f))
 }
 

@@ -27,7 +27,7 @@ use rustc_hash::FxHashMap;
 
 use super::answer::{Asked, AskedEdns, AskedQuestion, Dependence, SERVER_PAYLOAD, steered_labels};
 use crate::decision::{self, Located, SteeredAnswer};
-use crate::geo::ClientAddress;
+use crate::geo::{ClientAddress, ClientSource};
 use crate::steering::Route;
 use crate::telemetry::dns::Steered;
 use crate::view::View;
@@ -356,8 +356,8 @@ pub(crate) fn replay(
         if *generation != view.generation {
             return None;
         }
-        let (bytes, scope, steered) = match entries.get_mut(key.bytes())? {
-            Entry::Fixed(bytes) => (&**bytes, 0, None),
+        let (bytes, scope, steered, client) = match entries.get_mut(key.bytes())? {
+            Entry::Fixed(bytes) => (&**bytes, 0, None, None),
             Entry::Steered {
                 service,
                 by_shape,
@@ -373,7 +373,7 @@ pub(crate) fn replay(
                 }) = by_place.get(&place)
                 {
                     let scope = decision::placed_scope(&client, &located, *chosen);
-                    (&**bytes, scope, Some(*labels))
+                    (&**bytes, scope, Some(*labels), Some(client))
                 } else {
                     let family = view.family_for(query.record_type());
                     let decision = decision::decide_at(view, client, located, family);
@@ -398,7 +398,12 @@ pub(crate) fn replay(
                             },
                         );
                     }
-                    (&**bytes, decision.steered_scope(), Some(labels))
+                    (
+                        &**bytes,
+                        decision.steered_scope(),
+                        Some(labels),
+                        Some(decision.client),
+                    )
                 }
             }
         };
@@ -408,13 +413,20 @@ pub(crate) fn replay(
         }
         out.clear();
         out.extend_from_slice(bytes);
-        patch(query, scope, out);
+        patch(query, scope, client.as_ref(), out);
         Some(steered)
     })
 }
 
 /// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo.
-pub(crate) fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
+/// `scope`: the answer's scope, and the client the query placed (`None` when the location
+/// did not shape the answer, `scope` 0).
+pub(crate) fn patch(
+    query: &PlainQuery<'_>,
+    scope: u8,
+    client: Option<&ClientAddress>,
+    out: &mut Vec<u8>,
+) {
     let packet = query.packet;
     out[..2].copy_from_slice(&packet[..2]);
     out[2] = (out[2] & !0x01) | (packet[2] & 0x01);
@@ -437,11 +449,16 @@ pub(crate) fn patch(query: &PlainQuery<'_>, scope: u8, out: &mut Vec<u8>) {
             out.extend_from_slice(&option_len.to_be_bytes());
             out.extend_from_slice(&subnet.family.to_be_bytes());
             out.push(subnet.source_prefix);
-            out.push(super::ecs::echo_scope(
-                subnet.addr,
-                subnet.source_prefix,
-                scope,
-            ));
+            // The client was placed by this subnet if it was usable: no second check.
+            out.push(match client {
+                Some(client) => decision::echo_scope_of(
+                    subnet.addr,
+                    subnet.source_prefix,
+                    scope,
+                    client.source == ClientSource::Ecs,
+                ),
+                None => super::ecs::echo_scope(subnet.addr, subnet.source_prefix, scope),
+            });
             let len = usize::from(subnet.addr_len);
             match subnet.addr {
                 IpAddr::V4(v4) => out.extend_from_slice(&v4.octets()[..len]),

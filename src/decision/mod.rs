@@ -179,6 +179,7 @@ fn place_scope(client: &ClientAddress, located: &Located) -> u8 {
 /// may reuse it there, but not for the public clients beside it.
 pub fn echo_scope(addr: IpAddr, source_prefix: u8, scope: u8) -> u8 {
     if scope == 0 {
+        // The location did not shape the answer: no need to look at the subnet.
         return 0;
     }
     echo_scope_of(

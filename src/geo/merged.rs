@@ -156,18 +156,21 @@ impl MergedTree {
         let found = match addr {
             // A leaf above ::/96 covers all of IPv4: an IPv4 network of prefix 0.
             IpAddr::V4(_) if self.v4_depth < 96 => Some((self.v4_start, 0)),
-            IpAddr::V4(v4) => self.walk_v4(u32::from(v4)),
+            IpAddr::V4(v4) => {
+                // 32-bit shifts: cheaper than the 128-bit path an IPv6 walk takes.
+                let bits = u32::from(v4);
+                let prefix = (bits >> (32 - JUMP_BITS)) as usize;
+                self.walk(&self.v4_jump, self.v4_start, 32, prefix, |depth| {
+                    (bits >> (31 - depth)) as usize & 1
+                })
+            }
             IpAddr::V6(_) if self.ip_version != 6 => None,
             IpAddr::V6(v6) => {
                 let bits = u128::from(v6);
-                let (value, depth) = self
-                    .v6_jump
-                    .get((bits >> (128 - JUMP_BITS)) as usize)
-                    .unwrap_or((self.root, 0));
-                let (value, depth) = self.descend(value, depth, 128, |depth| {
+                let prefix = (bits >> (128 - JUMP_BITS)) as usize;
+                self.walk(&self.v6_jump, self.root, 128, prefix, |depth| {
                     (bits >> (127 - depth)) as usize & 1
-                });
-                (value >= LEAF).then_some((value, depth as u8))
+                })
             }
         };
         match found {
@@ -182,16 +185,19 @@ impl MergedTree {
         }
     }
 
-    /// The leaf and prefix of an IPv4 address: the jump table takes the first
-    /// [`JUMP_BITS`] bits in one step, the tree the rest.
-    fn walk_v4(&self, addr: u32) -> Option<(u32, u8)> {
-        let (value, depth) = self
-            .v4_jump
-            .get((addr >> (32 - JUMP_BITS)) as usize)
-            .unwrap_or((self.v4_start, 0));
-        let (value, depth) = self.descend(value, depth, 32, |depth| {
-            (addr >> (31 - depth)) as usize & 1
-        });
+    /// The leaf and prefix of an address of `width` bits (`prefix`: its first
+    /// [`JUMP_BITS`]; `bit(depth)` reads any), from `start`: the jump table takes the first
+    /// bits in one step, the tree the rest. `None` when the path runs out of bits first.
+    fn walk(
+        &self,
+        jump: &Jump,
+        start: u32,
+        width: u32,
+        prefix: usize,
+        bit: impl Fn(u32) -> usize,
+    ) -> Option<(u32, u8)> {
+        let (value, depth) = jump.get(prefix).unwrap_or((start, 0));
+        let (value, depth) = self.descend(value, depth, width, bit);
         (value >= LEAF).then_some((value, depth as u8))
     }
 

@@ -84,6 +84,8 @@ def datagrams():
         "counts-lie": header(qd=1, an=3, ar=2) + question("www.gtm.test"),
         "long-name": query(".".join(["a" * 63] * 3 + ["b" * 61]) + ".gtm.test"),
         "short": bytes(11),
+        # More labels than hickory's encoder remembers names (64): the SOA is written out.
+        "many-labels-nxdomain": query("x." * 70 + "gtm.test", edns=opt(options=v4)),
     }
     return seeds
 

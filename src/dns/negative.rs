@@ -10,9 +10,11 @@
 //! the header, the query's own question and that SOA with its pointers moved.
 //!
 //! The bytes are exactly the full path's, which a test checks over many names, cases and
-//! types. Two conditions keep them so: the SOA's names must not share the label above the
+//! types. Three conditions keep them so: the SOA's names must not share the label above the
 //! apex with the question (the encoder would then point further into the question: those
-//! few names take the full path), and the SOA must fit the query's buffer whole.
+//! few names take the full path), the question must not have so many labels that the
+//! encoder stops remembering names to point at (hickory keeps 64; a name may have 127), and
+//! the SOA must fit the query's buffer whole.
 
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,6 +36,9 @@ enum Target {
     Authority(u16),
 }
 
+/// Compression pointers in a record: (offset, target).
+type Pointers = Box<[(usize, Target)]>;
+
 /// The negative answers of one view, as the full path writes them.
 #[derive(Debug)]
 struct Template {
@@ -43,11 +48,19 @@ struct Template {
     refused: Option<[u8; 2]>,
     /// The SOA record after a question, and its compression pointers (offset, target).
     authority: Box<[u8]>,
-    pointers: Box<[(usize, Target)]>,
+    pointers: Pointers,
     /// Lower-case labels (length byte first) right above the apex in the SOA's in-zone
     /// names: a question with one of them there takes the full path.
     guarded: Box<[Box<[u8]>]>,
+    /// The most labels a question may have for the encoder to remember, after all of them,
+    /// every name in the SOA that the template's pointers rely on.
+    max_labels: usize,
 }
+
+/// How many names (a name and its suffixes, one per label) hickory's encoder remembers for
+/// compression per message: `COMPRESSION_CANDIDATE_LIMIT` in hickory-proto 0.26's
+/// `BinEncoder`. The question stores one per label first.
+const REMEMBERED_NAMES: usize = 64;
 
 /// The template of the view generation a thread last saw (`None`: this view's negative
 /// answers could not be learned, so they take the full path).
@@ -95,6 +108,9 @@ pub(crate) fn answer(
             (flags, Some(apex_at))
         }
     };
+    if too_many_labels(lower_name, template.max_labels) {
+        return None;
+    }
     let question = query.question();
     let authority = apex_at.map_or(0, |_| template.authority.len());
     if 12 + question.len() + authority + query.opt_len() > limit {
@@ -166,7 +182,13 @@ fn learn(view: &View, full: FullPath<'_>) -> Option<Template> {
     }
     let authority = reply.get(question_end..)?;
     let apex_at = 12 + label.len();
-    let pointers = pointers(authority, apex_at, question_end)?;
+    let (pointers, written) = pointers(authority, apex_at, question_end)?;
+    // The SOA stores one name per label it writes out; the learning question must leave
+    // room for them, as must every question the template answers.
+    let max_labels = REMEMBERED_NAMES.checked_sub(written)?;
+    if labels(&name) > max_labels {
+        return None;
+    }
     let nxdomain = [reply[2], reply[3]];
     let nodata = [reply[2], reply[3] & 0xf0];
     // The root is outside every zone but the root's own.
@@ -187,7 +209,25 @@ fn learn(view: &View, full: FullPath<'_>) -> Option<Template> {
         authority: authority.into(),
         pointers,
         guarded,
+        max_labels,
     })
+}
+
+/// The labels of a whole uncompressed wire name, the root not counted.
+fn labels(wire: &[u8]) -> usize {
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(&len) = wire.get(at).filter(|&&len| len != 0) {
+        count += 1;
+        at += 1 + usize::from(len);
+    }
+    count
+}
+
+/// Whether `wire` has more than `max` labels. Counted only for names long enough to have
+/// that many (each label takes at least two bytes): never for a realistic name.
+fn too_many_labels(wire: &[u8], max: usize) -> bool {
+    wire.len() / 2 > max && labels(wire) > max
 }
 
 /// The full path's reply to `name A IN`, without EDNS, ID 0, RD clear.
@@ -223,15 +263,13 @@ fn guarded_labels(view: &View) -> Box<[Box<[u8]>]> {
 }
 
 /// The compression pointers of the one SOA record in `authority`, which followed a question
-/// whose apex starts at `apex_at` and which ends at `question_end`. `None` for a record of
-/// another shape, or a pointer to anything but the apex or the record itself.
-fn pointers(
-    authority: &[u8],
-    apex_at: usize,
-    question_end: usize,
-) -> Option<Box<[(usize, Target)]>> {
+/// whose apex starts at `apex_at` and which ends at `question_end`, and how many labels its
+/// names write out. `None` for a record of another shape, or a pointer to anything but the
+/// apex or the record itself.
+fn pointers(authority: &[u8], apex_at: usize, question_end: usize) -> Option<(Pointers, usize)> {
     let mut found = Vec::new();
-    let name = |at: usize, found: &mut Vec<(usize, Target)>| -> Option<usize> {
+    let mut written = 0;
+    let mut name = |at: usize, found: &mut Vec<(usize, Target)>| -> Option<usize> {
         let mut at = at;
         loop {
             let len = *authority.get(at)?;
@@ -250,7 +288,10 @@ fn pointers(
                     return Some(at + 2);
                 }
                 0 if len == 0 => return Some(at + 1),
-                0 => at += 1 + usize::from(len),
+                0 => {
+                    written += 1;
+                    at += 1 + usize::from(len);
+                }
                 _ => return None,
             }
         }
@@ -267,7 +308,7 @@ fn pointers(
     }
     let mname_end = name(rdata_at, &mut found)?;
     let rname_end = name(mname_end, &mut found)?;
-    (rname_end + 20 == authority.len()).then(|| found.into())
+    (rname_end + 20 == authority.len()).then(|| (found.into(), written))
 }
 
 /// A source for the synthetic questions: never used to steer (negative answers are not).

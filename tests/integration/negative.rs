@@ -119,6 +119,15 @@ async fn negative_answers_are_the_full_paths_bytes_for_any_name() {
         "B".repeat(55)
     );
     questions.push((long, RecordType::A));
+    // Names of many labels: hickory's encoder remembers only the first 64 names for
+    // compression, so past that the SOA's names are written out in full (a fuzzer found a
+    // template that pointed at an apex the encoder had not remembered).
+    for count in [50, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 100, 122] {
+        let name = format!("{}gtm.test", "x.".repeat(count));
+        for qtype in [RecordType::A, RecordType::TXT] {
+            questions.push((name.clone(), qtype));
+        }
+    }
     // Templated answers by RCODE, and answers that went another way.
     let mut templated = std::collections::BTreeMap::new();
     let mut other = 0;

@@ -147,7 +147,6 @@ fn serve<S: Peer>(
         .map(|_| Vec::with_capacity(usize::from(super::answer::SERVER_PAYLOAD)))
         .collect();
     let mut destinations: Vec<Option<S>> = Vec::with_capacity(BATCH);
-    let mut lengths: Vec<usize> = Vec::with_capacity(BATCH);
     let mut receive = MultiHeaders::<S>::preallocate(BATCH, None);
     let mut send = MultiHeaders::<S>::preallocate(BATCH, None);
     // This thread's count of limited answers: every `slip`th of them is slipped.
@@ -156,7 +155,6 @@ fn serve<S: Peer>(
         let read_at;
         let (mut dropped, mut slipped) = (0u64, 0u64);
         destinations.clear();
-        lengths.clear();
         {
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = packets
                 .iter_mut()
@@ -206,7 +204,6 @@ fn serve<S: Peer>(
                         continue;
                     }
                 }
-                lengths.push(reply.len());
                 destinations.push(Some(address));
             }
         }

@@ -19,7 +19,11 @@
 # Rounds are interleaved (every workload, every server, the server order rotated each round)
 # so drift hits every server alike. Per workload and server: median QPS, server CPU per
 # answered query (utime+stime deltas from /proc/PID/stat), RSS (VmRSS after the run and the
-# peak VmHWM), and the ratios Meridian/gdnsd and Meridian/Knot. Then the latency stage:
+# peak VmHWM), and the ratios Meridian/gdnsd and Meridian/Knot. Before the runs, each
+# server's CPU with no load is measured (IDLE_SECONDS, all at once): a Meridian node keeps
+# probing the other regions and its proxy backends (all unreachable here, so at the fast
+# interval), which gdnsd and Knot do not do; "net" CPU per query takes that idle rate times
+# the runs' wall time out, and both figures and ratios are printed. Then the latency stage:
 # each server gets LATENCY_SHARE% of the slowest server's median QPS (the same rate for
 # all) on LATENCY_WORKLOAD, paced by dnsload --rate, and p50/p99/p99.9 are printed.
 #
@@ -32,6 +36,7 @@
 #   THREADS [1]             dnsload -T (a second thread only takes CPU from the server on
 #                           2 cores)
 #   TCP_CONNECTIONS [4]     dnsload -c for the TCP workloads
+#   IDLE_SECONDS [10]       the no-load CPU window (0 skips it: net = gross)
 #   LATENCY [1]             0 skips the latency stage
 #   LATENCY_WORKLOAD [subnets]  LATENCY_SHARE [70]  LATENCY_SECONDS [SECONDS_PER_RUN]
 #   GEO_DB []               a City MMDB for all three servers, e.g. a GeoLite2-City.mmdb;
@@ -371,7 +376,7 @@ wait_ready() { # server
 
 # ------------------------------------------------------------------- runs --
 CLK_TCK=$(getconf CLK_TCK)
-declare -A R_QPS=() R_CPU=() R_ANS=() R_SENT=() R_LOST=() R_P99=() R_RSS=() R_HWM=() R_RCODES=()
+declare -A R_QPS=() R_CPU=() R_WALL=() R_ANS=() R_SENT=() R_LOST=() R_P99=() R_RSS=() R_HWM=() R_RCODES=()
 
 # One dnsload run; prints its summary line on stdout. Args: server workload out [extra...]
 load() {
@@ -396,10 +401,13 @@ run_one() { # server workload round
     local s=$1 w=$2 r=$3 pid=${SPID[$1]} out=$TMP/out.$1.$2.$3.txt
     kill -0 "$pid" 2>/dev/null || die "$s (pid $pid) died before $w round $r"
     local t0 t1 m0b m0t m1b m1t
+    local w0 w1
     t0=$(cpu_ticks "$pid")
+    w0=$(date +%s.%N)
     read -r m0b m0t < <(machine_ticks)
     load "$s" "$w" "$out" "$SECONDS_PER_RUN"
     t1=$(cpu_ticks "$pid")
+    w1=$(date +%s.%N)
     read -r m1b m1t < <(machine_ticks)
     kill -0 "$pid" 2>/dev/null || die "$s (pid $pid) died during $w round $r"
     local qps ans sent lost p99 rcodes cpu mbusy key=$s.$w
@@ -417,6 +425,7 @@ run_one() { # server workload round
     R_QPS[$key]+="$qps "
     R_P99[$key]+="$p99 "
     R_CPU[$key]=$(awk -v a="${R_CPU[$key]:-0}" -v b="$cpu" 'BEGIN {printf "%.2f", a + b}')
+    R_WALL[$key]=$(awk -v a="${R_WALL[$key]:-0}" -v b="$w0" -v c="$w1" 'BEGIN {printf "%.3f", a + c - b}')
     R_ANS[$key]=$((${R_ANS[$key]:-0} + ans))
     R_SENT[$key]=$((${R_SENT[$key]:-0} + sent))
     R_LOST[$key]=$((${R_LOST[$key]:-0} + lost))
@@ -427,6 +436,12 @@ run_one() { # server workload round
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 cpu_us() { awk -v c="${R_CPU[$1]:-0}" -v n="${R_ANS[$1]:-0}" 'BEGIN {if (n > 0) printf "%.2f", 1e6 * c / n; else print "n/a"}'; }
+# CPU per answered query without the server's no-load CPU over the runs' wall time. Key: s.w
+net_us() {
+    awk -v c="${R_CPU[$1]:-0}" -v n="${R_ANS[$1]:-0}" -v idle="${IDLE_RATE[${1%%.*}]:-0}" \
+        -v wall="${R_WALL[$1]:-0}" 'BEGIN {if (n > 0) printf "%.2f", 1e6 * (c - idle * wall) / n; else print "n/a"}'
+}
+declare -A IDLE_RATE=()
 
 # ------------------------------------------------------------------- main --
 echo "== versions"
@@ -469,6 +484,19 @@ fi
 declare -A IDLE_RSS=()
 for s in "${SERVERS[@]}"; do IDLE_RSS[$s]=$(tree_mem_mib VmRSS "${SPID[$s]}"); done
 
+IDLE_SECONDS=${IDLE_SECONDS:-10}
+if ((IDLE_SECONDS > 0)); then
+    echo "== no-load CPU over ${IDLE_SECONDS}s (health probes, timers), all servers at once"
+    declare -A IDLE_T0=()
+    for s in "${SERVERS[@]}"; do IDLE_T0[$s]=$(cpu_ticks "${SPID[$s]}"); done
+    sleep "$IDLE_SECONDS"
+    for s in "${SERVERS[@]}"; do
+        IDLE_RATE[$s]=$(awk -v a="${IDLE_T0[$s]}" -v b="$(cpu_ticks "${SPID[$s]}")" -v hz="$CLK_TCK" \
+            -v t="$IDLE_SECONDS" 'BEGIN {printf "%.4f", (b - a) / hz / t}')
+        printf '   %-9s %6.1f ms CPU per second\n' "$s" "$(awk -v r="${IDLE_RATE[$s]}" 'BEGIN {print 1000 * r}')"
+    done
+fi
+
 echo "== runs"
 for ((r = 1; r <= ROUNDS; r++)); do
     for w in "${RUN_WORKLOADS[@]}"; do
@@ -479,8 +507,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
 done
 
-echo "== results (median over $ROUNDS round(s); cpu_us/q = server CPU microseconds per answered query; rss after the run, peak = VmHWM)"
-printf '%-9s %-9s %10s %10s %10s %7s %9s %9s %8s %8s  %s\n' workload server median_qps min_qps max_qps lost% cpu_us/q p99_us rss_MiB peak_MiB rcodes
+echo "== results (median over $ROUNDS round(s); cpu_us/q = server CPU microseconds per answered query, net_us/q the same without the no-load CPU; rss after the run, peak = VmHWM)"
+printf '%-9s %-9s %10s %10s %10s %7s %9s %9s %9s %8s %8s  %s\n' workload server median_qps min_qps max_qps lost% cpu_us/q net_us/q p99_us rss_MiB peak_MiB rcodes
 declare -A MED=()
 for w in "${RUN_WORKLOADS[@]}"; do
     for s in "${SERVERS[@]}"; do
@@ -489,8 +517,8 @@ for w in "${RUN_WORKLOADS[@]}"; do
         mn=$(tr ' ' '\n' <<<"${R_QPS[$k]}" | grep . | sort -g | head -n1)
         mx=$(tr ' ' '\n' <<<"${R_QPS[$k]}" | grep . | sort -g | tail -n1)
         lost=$(awk -v s="${R_SENT[$k]}" -v l="${R_LOST[$k]}" 'BEGIN {printf "%.2f", ((s > 0) ? 100 * l / s : 0)}')
-        printf '%-9s %-9s %10.0f %10.0f %10.0f %7s %9s %9.0f %8s %8s  %s\n' "$w" "$s" "${MED[$k]}" "$mn" "$mx" "$lost" \
-            "$(cpu_us "$k")" "$(median <<<"${R_P99[$k]}")" "${R_RSS[$k]}" "${R_HWM[$k]}" "${R_RCODES[$k]}"
+        printf '%-9s %-9s %10.0f %10.0f %10.0f %7s %9s %9s %9.0f %8s %8s  %s\n' "$w" "$s" "${MED[$k]}" "$mn" "$mx" "$lost" \
+            "$(cpu_us "$k")" "$(net_us "$k")" "$(median <<<"${R_P99[$k]}")" "${R_RSS[$k]}" "${R_HWM[$k]}" "${R_RCODES[$k]}"
     done
 done
 echo "   idle RSS after start (MiB):$(for s in "${SERVERS[@]}"; do printf ' %s %s' "$s" "${IDLE_RSS[$s]}"; done)"
@@ -498,12 +526,13 @@ echo "   idle RSS after start (MiB):$(for s in "${SERVERS[@]}"; do printf ' %s %
 SUMMARY=()
 if want meridian && ((${#SERVERS[@]} > 1)); then
     echo "== ratios meridian/peer (QPS: above 1.0 is better; CPU per query and RSS after the run: below 1.0 is better)"
-    printf '%-9s %10s %10s %12s %12s %10s %10s\n' workload qps/gdnsd qps/knot cpu_q/gdnsd cpu_q/knot rss/gdnsd rss/knot
+    printf '%-9s %10s %10s %12s %12s %12s %10s %10s\n' workload qps/gdnsd qps/knot cpu_q/gdnsd net_q/gdnsd cpu_q/knot rss/gdnsd rss/knot
     for w in "${RUN_WORKLOADS[@]}"; do
-        q_g=n/a q_k=n/a c_g=n/a c_k=n/a r_g=n/a r_k=n/a
+        q_g=n/a q_k=n/a c_g=n/a n_g=n/a c_k=n/a r_g=n/a r_k=n/a
         if want gdnsd; then
             q_g=$(ratio "${MED[meridian.$w]}" "${MED[gdnsd.$w]}")
             c_g=$(ratio "$(cpu_us "meridian.$w")" "$(cpu_us "gdnsd.$w")")
+            n_g=$(ratio "$(net_us "meridian.$w")" "$(net_us "gdnsd.$w")")
             r_g=$(ratio "${R_RSS[meridian.$w]}" "${R_RSS[gdnsd.$w]}")
         fi
         if want knot; then
@@ -511,7 +540,7 @@ if want meridian && ((${#SERVERS[@]} > 1)); then
             c_k=$(ratio "$(cpu_us "meridian.$w")" "$(cpu_us "knot.$w")")
             r_k=$(ratio "${R_RSS[meridian.$w]}" "${R_RSS[knot.$w]}")
         fi
-        printf '%-9s %10s %10s %12s %12s %10s %10s\n' "$w" "$q_g" "$q_k" "$c_g" "$c_k" "$r_g" "$r_k"
+        printf '%-9s %10s %10s %12s %12s %12s %10s %10s\n' "$w" "$q_g" "$q_k" "$c_g" "$n_g" "$c_k" "$r_g" "$r_k"
         item=$w
         want gdnsd && item+=" ${q_g}x gdnsd"
         want knot && item+=" ${q_k}x knot"

@@ -248,6 +248,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme's letter case does not
+/// matter (RFC 9110 section 11.1, RFC 6750 section 2.1): clients send `bearer` too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("Bearer").then_some(token)
+}
+
 /// Admin actions need `Authorization: Bearer <token>`: 401 without one, 403 with a wrong one
 /// or when the node has no token at all.
 pub(super) fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -262,7 +269,7 @@ pub(super) fn authorize(state: &StatusState, headers: &HeaderMap) -> Result<(), 
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     match presented {
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

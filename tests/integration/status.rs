@@ -101,6 +101,45 @@ async fn healthz_names_the_node_and_its_config() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_read_in_any_letter_case() {
+    let server = Server::start(CITY).await;
+    let token = "a-token-of-some-length";
+    let status = |authorization: &'static str| {
+        let state = state(&server, Some(token));
+        async move {
+            let request = Request::builder()
+                .method("POST")
+                .uri("/-/reload")
+                .header(header::AUTHORIZATION, authorization)
+                .body(Body::empty())
+                .unwrap();
+            router(state).oneshot(request).await.unwrap().status()
+        }
+    };
+    for accepted in [
+        "Bearer a-token-of-some-length",
+        "bearer a-token-of-some-length",
+        "BEARER a-token-of-some-length",
+        "Bearer  a-token-of-some-length ",
+    ] {
+        assert_ne!(
+            status(accepted).await,
+            StatusCode::UNAUTHORIZED,
+            "{accepted}"
+        );
+        assert_ne!(status(accepted).await, StatusCode::FORBIDDEN, "{accepted}");
+    }
+    for (refused, expected) in [
+        ("Basic a-token-of-some-length", StatusCode::UNAUTHORIZED),
+        ("Bearera-token-of-some-length", StatusCode::UNAUTHORIZED),
+        ("a-token-of-some-length", StatusCode::UNAUTHORIZED),
+        ("bearer not-the-token", StatusCode::FORBIDDEN),
+    ] {
+        assert_eq!(status(refused).await, expected, "{refused}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_needs_the_token() {
     let config = ConfigDir::new();
     let server = Server::start_from(config.source()).await;

@@ -16,10 +16,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
 use super::health_api::{nodes_report, report};
 use super::router::StatusState;
+use super::stream_api::timeline_event;
 use crate::telemetry;
 
 /// How often a snapshot is sent when nothing happens.
@@ -68,18 +68,7 @@ pub(super) async fn stream(
             let event = tokio::select! {
                 _ = state.shutdown.cancelled() => return None,
                 _ = ticker.tick() => None,
-                received = receiver.recv() => match received {
-                    Ok(event) => Some(
-                        Event::default()
-                            .event("health")
-                            .id(event.seq.to_string())
-                            .data(serde_json::to_string(&event).unwrap_or_default()),
-                    ),
-                    Err(RecvError::Lagged(missed)) => {
-                        Some(Event::default().event("lagged").data(missed.to_string()))
-                    }
-                    Err(RecvError::Closed) => return None,
-                },
+                received = receiver.recv() => Some(timeline_event(received)?),
             };
             let snapshot = Event::default()
                 .event("snapshot")

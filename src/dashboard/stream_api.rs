@@ -13,6 +13,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::router::StatusState;
+use crate::health;
 
 pub(super) async fn events(
     State(state): State<Arc<StatusState>>,
@@ -26,18 +27,26 @@ pub(super) async fn events(
                 _ = shutdown.cancelled() => return None,
                 received = receiver.recv() => received,
             };
-            let event = match received {
-                Ok(event) => Event::default()
-                    .event("health")
-                    .id(event.seq.to_string())
-                    .data(serde_json::to_string(&event).unwrap_or_default()),
-                Err(RecvError::Lagged(missed)) => {
-                    Event::default().event("lagged").data(missed.to_string())
-                }
-                Err(RecvError::Closed) => return None,
-            };
-            Some((Ok(event), receiver))
+            Some((Ok(timeline_event(received)?), receiver))
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// What a follower of the timeline is sent for one receive: the change as a `health` event,
+/// or a `lagged` event with how many it missed; `None` once the timeline is gone. The
+/// dashboard's stream (`live_api.rs`) sends the same events.
+pub(super) fn timeline_event(received: Result<health::events::Event, RecvError>) -> Option<Event> {
+    match received {
+        Ok(event) => Some(
+            Event::default()
+                .event("health")
+                .id(event.seq.to_string())
+                .data(serde_json::to_string(&event).unwrap_or_default()),
+        ),
+        Err(RecvError::Lagged(missed)) => {
+            Some(Event::default().event("lagged").data(missed.to_string()))
+        }
+        Err(RecvError::Closed) => None,
+    }
 }

@@ -16,7 +16,7 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::config::AllDown;
-use crate::geo::{ClientAddress, ClientSource, Place, usable_subnet};
+use crate::geo::{ClientAddress, ClientSource, Place, special_block, usable_subnet};
 use crate::region::Family;
 use crate::steering::{self, AnswerContext, AnswerSource, Choice, ClientNet, RegionOrder, Route};
 use crate::view::View;
@@ -205,47 +205,6 @@ pub(crate) fn echo_scope_of(addr: IpAddr, source_prefix: u8, scope: u8, usable: 
         scope
     };
     scope.min(source_prefix)
-}
-
-/// The prefix length of the special-purpose block (the ranges `geo::is_global` refuses)
-/// that holds `addr`, in `addr`'s own family.
-fn special_block(addr: IpAddr) -> Option<u8> {
-    match addr {
-        IpAddr::V4(v4) => special_block_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => special_block_v4(v4).map(|prefix| prefix + 96),
-            None => special_block_v6(v6),
-        },
-    }
-}
-
-fn special_block_v4(addr: Ipv4Addr) -> Option<u8> {
-    let [a, b, c, _] = addr.octets();
-    Some(match (a, b, c) {
-        (0 | 10 | 127, _, _) => 8,
-        (100, 64..128, _) => 10,
-        (169, 254, _) | (192, 168, _) => 16,
-        (172, 16..32, _) => 12,
-        (192, 0, 0 | 2) | (198, 51, 100) | (203, 0, 113) => 24,
-        (198, 18 | 19, _) => 15,
-        // Multicast, reserved and broadcast: 224.0.0.0/3.
-        (224.., _, _) => 3,
-        _ => return None,
-    })
-}
-
-fn special_block_v6(addr: Ipv6Addr) -> Option<u8> {
-    let segments = addr.segments();
-    Some(match segments {
-        // Unspecified, loopback and the deprecated IPv4-compatible block.
-        [0, 0, 0, 0, 0, 0, _, _] => 96,
-        [0x0100, 0, 0, 0, ..] => 64,
-        [0x2001, 0x0db8, ..] => 32,
-        [first, ..] if first & 0xfe00 == 0xfc00 => 7,
-        [first, ..] if first & 0xffc0 == 0xfe80 => 10,
-        [first, ..] if first & 0xff00 == 0xff00 => 8,
-        _ => return None,
-    })
 }
 
 /// Where `client` is and its order of regions, distances included: uncached, for `explain`.

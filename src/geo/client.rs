@@ -87,43 +87,64 @@ pub(crate) fn full_prefix(addr: IpAddr) -> u8 {
     }
 }
 
-/// Whether an address is globally routable, i.e. worth geolocating. Private, shared,
-/// loopback, link-local, documentation, benchmarking, multicast and reserved ranges are not
-/// (IANA special-purpose registries). `std`'s `is_global` is still unstable.
+/// Whether an address is globally routable, i.e. worth geolocating: it lies in none of the
+/// special-purpose blocks of [`special_block`]. `std`'s `is_global` is still unstable.
 pub fn is_global(addr: IpAddr) -> bool {
-    match canonical(addr) {
-        IpAddr::V4(v4) => is_global_v4(v4),
-        IpAddr::V6(v6) => is_global_v6(v6),
+    special_block(addr).is_none()
+}
+
+/// The prefix length of the special-purpose block that holds `addr`, in `addr`'s own family
+/// (an IPv4-mapped address is judged as IPv4, its block 96 bits longer): private, shared,
+/// loopback, link-local, documentation, benchmarking, multicast and reserved ranges (IANA
+/// special-purpose registries). `None` for a global address.
+pub(crate) fn special_block(addr: IpAddr) -> Option<u8> {
+    match addr {
+        IpAddr::V4(v4) => special_block_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => special_block_v4(v4).map(|prefix| prefix + 96),
+            None => special_block_v6(v6),
+        },
     }
 }
 
-fn is_global_v4(addr: Ipv4Addr) -> bool {
+fn special_block_v4(addr: Ipv4Addr) -> Option<u8> {
     let [a, b, c, _] = addr.octets();
-    !(a == 0                                   // "this network"
-        || a == 10                             // private
-        || a == 127                            // loopback
-        || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT)
-        || (a == 169 && b == 254)              // link-local
-        || (a == 172 && (16..32).contains(&b)) // private
-        || (a == 192 && b == 0 && c == 0)      // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2)      // TEST-NET-1
-        || (a == 192 && b == 168)              // private
-        || (a == 198 && (b == 18 || b == 19))  // benchmarking
-        || (a == 198 && b == 51 && c == 100)   // TEST-NET-2
-        || (a == 203 && b == 0 && c == 113)    // TEST-NET-3
-        || a >= 224) // multicast, reserved, broadcast
+    Some(match (a, b, c) {
+        // "This network", private, loopback.
+        (0 | 10 | 127, _, _) => 8,
+        // Shared address space (CGNAT).
+        (100, 64..128, _) => 10,
+        // Link-local; private.
+        (169, 254, _) | (192, 168, _) => 16,
+        // Private.
+        (172, 16..32, _) => 12,
+        // IETF protocol assignments, TEST-NET-1, -2 and -3.
+        (192, 0, 0 | 2) | (198, 51, 100) | (203, 0, 113) => 24,
+        // Benchmarking.
+        (198, 18 | 19, _) => 15,
+        // Multicast, reserved and broadcast: 224.0.0.0/3.
+        (224.., _, _) => 3,
+        _ => return None,
+    })
 }
 
-fn is_global_v6(addr: Ipv6Addr) -> bool {
+fn special_block_v6(addr: Ipv6Addr) -> Option<u8> {
     let segments = addr.segments();
-    !(addr.is_unspecified()
-        || addr.is_loopback()
-        || (segments[0] & 0xfe00) == 0xfc00          // unique local
-        || (segments[0] & 0xffc0) == 0xfe80          // link-local
-        || (segments[0] & 0xff00) == 0xff00          // multicast
-        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only
-        || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible, deprecated
+    Some(match segments {
+        // Unspecified, loopback and the deprecated IPv4-compatible block.
+        [0, 0, 0, 0, 0, 0, _, _] => 96,
+        // Discard-only.
+        [0x0100, 0, 0, 0, ..] => 64,
+        // Documentation.
+        [0x2001, 0x0db8, ..] => 32,
+        // Unique local.
+        [first, ..] if first & 0xfe00 == 0xfc00 => 7,
+        // Link-local.
+        [first, ..] if first & 0xffc0 == 0xfe80 => 10,
+        // Multicast.
+        [first, ..] if first & 0xff00 == 0xff00 => 8,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

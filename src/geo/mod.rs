@@ -10,6 +10,7 @@ mod distance;
 mod merged;
 mod place;
 
+pub(crate) use client::special_block;
 pub use client::{ClientAddress, ClientSource, is_global, usable_subnet};
 pub use database::{GeoDb, GeoError, GeoIdentity};
 pub use distance::distance_km;

@@ -454,12 +454,25 @@ async fn dns_queries_are_counted_on_the_cache_path_and_the_full_path_alike() {
     for _ in 0..2 {
         assert_eq!(region_of(&server.tcp(&london()).await), "eu-west");
     }
-    let text = reqwest::get(format!("http://{}/metrics", server.status))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // A TCP answer's time is recorded once its write returns, which may be after the client
+    // has read it: wait (bounded) for the second one.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let text = loop {
+        let text = reqwest::get(format!("http://{}/metrics", server.status))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let tcp_timed = sample(
+            &text,
+            r#"meridian_dns_answer_duration_seconds_count{protocol="tcp"}"#,
+        );
+        if tcp_timed >= 2.0 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
     let queries = |labels: &str| sample(&text, &format!("meridian_dns_queries_total{{{labels}}}"));
     assert_eq!(
         queries(r#"protocol="udp",qtype="A",rcode="NOERROR",region="eu-west""#),

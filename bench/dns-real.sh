@@ -37,6 +37,11 @@
 #                           2 cores)
 #   TCP_CONNECTIONS [4]     dnsload -c for the TCP workloads
 #   IDLE_SECONDS [10]       the no-load CPU window (0 skips it: net = gross)
+#   PIN [0]                 1 = every server on SERVER_CPUS [0] and dnsload on LOAD_CPUS [1]
+#                           (taskset): each server has one core for all its threads, and
+#                           the scheduler no longer moves the busy server thread onto the
+#                           load generator's core now and then, which unpinned swings one
+#                           run's QPS by 10-20% on two cores
 #   LATENCY [1]             0 skips the latency stage
 #   LATENCY_WORKLOAD [subnets]  LATENCY_SHARE [70]  LATENCY_SECONDS [SECONDS_PER_RUN]
 #   GEO_DB []               a City MMDB for all three servers, e.g. a GeoLite2-City.mmdb;
@@ -69,6 +74,9 @@ ONLY=${ONLY:-}
 WINDOW=${WINDOW:-200}
 THREADS=${THREADS:-1}
 TCP_CONNECTIONS=${TCP_CONNECTIONS:-4}
+PIN=${PIN:-0}
+SERVER_CPUS=${SERVER_CPUS:-0}
+LOAD_CPUS=${LOAD_CPUS:-1}
 LATENCY=${LATENCY:-1}
 LATENCY_WORKLOAD=${LATENCY_WORKLOAD:-subnets}
 LATENCY_SHARE=${LATENCY_SHARE:-70}
@@ -95,7 +103,7 @@ die() { printf '[dns-real.sh] ERROR: %s\n' "$*" >&2; exit 1; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 for v in ROUNDS SECONDS_PER_RUN WINDOW THREADS TCP_CONNECTIONS LATENCY_SHARE LATENCY_SECONDS SUBNETS SUBNETS_V6 \
-    MERIDIAN_PORT KNOT_PORT GDNSD_PORT READY_TRIES; do
+    MERIDIAN_PORT KNOT_PORT GDNSD_PORT READY_TRIES PIN; do
     is_uint "${!v}" || die "$v must be a non-negative integer, got '${!v}'"
 done
 ((ROUNDS >= 1 && ROUNDS <= 50)) || die "ROUNDS must be in 1..50"
@@ -226,6 +234,8 @@ EOF
 start_bg() { # name logfile cmd...
     local name=$1 logf=$2
     shift 2
+    # taskset execs the server: the PID tracked is still the server's.
+    ((PIN)) && set -- taskset -c "$SERVER_CPUS" "$@"
     "$@" >"$logf" 2>&1 &
     SPID[$name]=$!
     log "started $name (pid ${SPID[$name]}): $*"
@@ -385,7 +395,9 @@ load() {
     local -a args=(-d "$QDIR/${W_FILE[$w]}.txt" -s "$ADDR" -p "${PORT[$s]}" -m "${W_MODE[$w]}" -l "$seconds"
         -q "$WINDOW" -T "$THREADS" -c "$TCP_CONNECTIONS" "$@")
     local rc=0
-    timeout -k 5 $((seconds + 30)) "$DNSLOAD" "${args[@]}" >"$out" 2>&1 &
+    local -a pin=()
+    ((PIN)) && pin=(taskset -c "$LOAD_CPUS")
+    timeout -k 5 $((seconds + 30)) "${pin[@]}" "$DNSLOAD" "${args[@]}" >"$out" 2>&1 &
     LOAD_PID=$!
     wait "$LOAD_PID" || rc=$?
     LOAD_PID=
@@ -450,7 +462,7 @@ want gdnsd && echo "gdnsd:    $(dpkg-query -W -f '${Version}' gdnsd 2>/dev/null 
 want knot && echo "knot:     $(knotd --version 2>&1 | head -n1)$([[ $KNOT_GEO == 1 ]] || echo ' (NO geoip module: static zone)')"
 echo "database: $GEO_DB ($(du -m "$GEO_DB" | cut -f1) MB)"
 echo "kernel:   $(uname -r), cpus: $(nproc), load average before start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== setup: rounds=$ROUNDS seconds/run=$SECONDS_PER_RUN workloads: ${RUN_WORKLOADS[*]}; dnsload -q $WINDOW -T $THREADS (tcp: -c $TCP_CONNECTIONS per thread)"
+echo "== setup: rounds=$ROUNDS seconds/run=$SECONDS_PER_RUN workloads: ${RUN_WORKLOADS[*]}; dnsload -q $WINDOW -T $THREADS (tcp: -c $TCP_CONNECTIONS per thread)$( ((PIN)) && echo "; pinned: servers on CPU $SERVER_CPUS, dnsload on CPU $LOAD_CPUS")"
 for qfile in single subnets nxdomain mix; do printf '   %-9s %7d queries\n' "$qfile" "$(wc -l <"$QDIR/$qfile.txt")"; done
 
 for s in "${SERVERS[@]}"; do

@@ -41,7 +41,8 @@
 #                           (taskset): each server has one core for all its threads, and
 #                           the scheduler no longer moves the busy server thread onto the
 #                           load generator's core now and then, which unpinned swings one
-#                           run's QPS by 10-20% on two cores
+#                           run's QPS by 10-20% on two cores; Knot loses a third of its
+#                           QPS pinned (its two UDP workers on one core idle half the time)
 #   LATENCY [1]             0 skips the latency stage
 #   LATENCY_WORKLOAD [subnets]  LATENCY_SHARE [70]  LATENCY_SECONDS [SECONDS_PER_RUN]
 #   GEO_DB []               a City MMDB for all three servers, e.g. a GeoLite2-City.mmdb;

@@ -387,7 +387,7 @@ wait_ready() { # server
 
 # ------------------------------------------------------------------- runs --
 CLK_TCK=$(getconf CLK_TCK)
-declare -A R_QPS=() R_CPU=() R_WALL=() R_ANS=() R_SENT=() R_LOST=() R_P99=() R_RSS=() R_HWM=() R_RCODES=()
+declare -A R_QPS=() R_CPUQ=() R_CPU=() R_WALL=() R_ANS=() R_SENT=() R_LOST=() R_P99=() R_RSS=() R_HWM=() R_RCODES=()
 
 # One dnsload run; prints its summary line on stdout. Args: server workload out [extra...]
 load() {
@@ -436,6 +436,7 @@ run_one() { # server workload round
         log "WARNING: $s on $w: $unmatched replies matched no query (late, or a different question), $reconnects TCP reconnects"
     fi
     R_QPS[$key]+="$qps "
+    R_CPUQ[$key]+="$(awk -v c="$cpu" -v n="$ans" 'BEGIN {if (n > 0) printf "%.4f", 1e6 * c / n; else print 0}') "
     R_P99[$key]+="$p99 "
     R_CPU[$key]=$(awk -v a="${R_CPU[$key]:-0}" -v b="$cpu" 'BEGIN {printf "%.2f", a + b}')
     R_WALL[$key]=$(awk -v a="${R_WALL[$key]:-0}" -v b="$w0" -v c="$w1" 'BEGIN {printf "%.3f", a + c - b}')
@@ -448,6 +449,18 @@ run_one() { # server workload round
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a"}'; }
+# Round by round, Meridian's figure over the peer's from the same round (the two ran minutes
+# apart at most, so drift of the machine mostly cancels): "median (min-max, Meridian ahead
+# in k of n)". $1 QPS|CPUQ, $2 peer, $3 workload; for QPS above 1.0 is ahead, for CPUQ below.
+paired() {
+    local -n list=R_$1
+    paste -d' ' <(tr ' ' '\n' <<<"${list[meridian.$3]}" | grep .) <(tr ' ' '\n' <<<"${list[$2.$3]}" | grep .) |
+        awk -v kind="$1" '$1 > 0 && $2 > 0 {r[++n] = $1 / $2; if ((kind == "QPS") ? r[n] > 1 : r[n] < 1) ahead++}
+            END {if (!n) {print "n/a"; exit}
+                 for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) {t = r[i]; r[i] = r[j]; r[j] = t}
+                 m = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+                 printf "%.3f (%.3f-%.3f, ahead in %d of %d)", m, r[1], r[n], ahead, n}'
+}
 cpu_us() { awk -v c="${R_CPU[$1]:-0}" -v n="${R_ANS[$1]:-0}" 'BEGIN {if (n > 0) printf "%.2f", 1e6 * c / n; else print "n/a"}'; }
 # CPU per answered query without the server's no-load CPU over the runs' wall time. Key: s.w
 net_us() {
@@ -559,6 +572,15 @@ if want meridian && ((${#SERVERS[@]} > 1)); then
         want knot && item+=" ${q_k}x knot"
         SUMMARY+=("$item")
     done
+    if ((ROUNDS > 1)); then
+        echo "== round by round, meridian/peer from the same round: median (min-max, meridian ahead in k of n rounds)"
+        for w in "${RUN_WORKLOADS[@]}"; do
+            for peer in gdnsd knot; do
+                want "$peer" || continue
+                printf '%-9s %-6s qps %-36s cpu/q %s\n' "$w" "$peer" "$(paired QPS "$peer" "$w")" "$(paired CPUQ "$peer" "$w")"
+            done
+        done
+    fi
 fi
 
 if [[ $LATENCY == 1 ]]; then

@@ -75,8 +75,25 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     socket.set_reuse_port(true)?;
     // Bursts queue in the kernel rather than being dropped.
     let _ = socket.set_recv_buffer_size(4 << 20);
+    omit_path_mtu(&socket, addr)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// No DF bit, and ICMP "fragmentation needed" ignored (Linux's `IP_PMTUDISC_OMIT`), as
+/// gdnsd, Knot and BIND set their UDP sockets: path MTU discovery does nothing for a
+/// one-datagram answer but keep state per client, and a forged ICMP message could lower
+/// the MTU towards a resolver so our answers leave in fragments, which off-path attackers
+/// splice records into. Answers stay at 1232 bytes at most (`SERVER_PAYLOAD`), which every
+/// real path carries whole.
+fn omit_path_mtu(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    use rustix::net::sockopt;
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_mtu_discover(socket, sockopt::Ipv6PathMtuDiscovery::OMIT)?;
+    } else {
+        sockopt::set_ip_mtu_discover(socket, sockopt::Ipv4PathMtuDiscovery::OMIT)?;
+    }
+    Ok(())
 }
 
 fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {

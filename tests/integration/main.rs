@@ -24,6 +24,7 @@ mod reload;
 mod replay;
 mod replay_case;
 mod rrl;
+mod sockets;
 mod spill;
 mod status;
 mod support;

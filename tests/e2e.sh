@@ -81,6 +81,7 @@ check "CNAME into a steered name" contains "^www\.gtm\.test\.$" q +short app.gtm
 check "kdig agrees (EDNS, ECS)" contains "^127\.0\.2\.1$" kdig @127.0.1.1 -p "$DNS_PORT" +short +subnet=81.2.69.0/24 www.gtm.test A
 check "kdig over TCP" contains "status: NOERROR" kdig @127.0.1.1 -p "$DNS_PORT" +tcp www.gtm.test A
 check "BADVERS for EDNS version 1" contains "status: BADVERS" q +edns=1 +noednsneg www.gtm.test A
+check "dig's client cookie gets a server cookie (RFC 7873)" contains "; COOKIE: [0-9a-f]{48} \(good\)" q www.gtm.test A
 check "HTTP through eu-west's proxy reaches one of its backends" contains "^region=eu-west backend=eu-west-[0-2]$" curl -s --max-time 3 "http://127.0.2.1:$HTTP_PORT/"
 check "the backend sees forwarding headers, not hop-by-hop ones" contains "^x-forwarded-for: 127\.0\.0\.1$" "^via: 1\.1 meridian$" "^forwarded: for=127\.0\.0\.1;proto=http$" -- \
     curl -s --max-time 3 -H "Connection: x-secret" -H "x-secret: 1" "http://127.0.2.1:$HTTP_PORT/echo"

@@ -34,7 +34,9 @@ pub(crate) fn handler(repo: &Path) -> DnsHandler {
         Arc::new(HealthSnapshot::empty()),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    DnsHandler::new(view.shared())
+    // A stopped cookie clock, so the full and the cached path stamp a new server cookie
+    // with the same second.
+    DnsHandler::new(view.shared()).with_cookie_clock(1_700_000_000)
 }
 
 /// Packet sources: loopback (no geo data) and an address the database places.

@@ -27,6 +27,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use ipnet::IpNet;
 
+use crate::dns::CookieSecret;
 use crate::health::hysteresis::ProbeSettings;
 use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
@@ -225,6 +226,9 @@ pub struct Zone {
     /// What this name server answers to NSID (RFC 5001) and to CH TXT `id.server` and
     /// `hostname.bind`: printable ASCII, 1 to 255 bytes. `None`: those get no identity.
     pub identity: Option<String>,
+    /// The secret of DNS cookies (RFC 7873, server cookies as RFC 9018 makes them): the
+    /// configured one, else this process's own. `None`: cookies are off.
+    pub cookies: Option<CookieSecret>,
 }
 
 #[derive(Debug, Clone)]

@@ -51,6 +51,17 @@ pub(super) struct RawZone {
     /// `id.server` and `hostname.bind`. Off when absent.
     #[serde(default)]
     pub(super) identity: Option<String>,
+    /// DNS cookies (RFC 7873): on unless `false`.
+    #[serde(default = "default_cookies")]
+    pub(super) cookies: bool,
+    /// 32 hexadecimal digits, the same on every node that answers for one server address
+    /// (anycast); absent: each process draws its own.
+    #[serde(default)]
+    pub(super) cookie_secret: Option<String>,
+}
+
+fn default_cookies() -> bool {
+    true
 }
 
 fn default_record_ttl() -> u32 {

@@ -9,6 +9,7 @@ use hickory_proto::rr::rdata::{CNAME, NS, PTR, TXT};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
+use super::cookie::{self, Judged, Malformed, Secret};
 use super::ecs;
 use crate::decision::{self, Decision, SteeredAnswer};
 use crate::geo::ClientAddress;
@@ -41,6 +42,9 @@ pub(crate) struct Asked {
     pub(crate) edns: Option<AskedEdns>,
     /// The ECS option; `Err` for one that is malformed or repeated (FORMERR).
     pub(crate) subnet: Result<Option<ClientSubnet>, ()>,
+    /// The COOKIE option, judged (`None`: the query had none, or cookies are off); `Err` for
+    /// one of a length RFC 7873 does not allow (FORMERR).
+    pub(crate) cookie: Result<Option<Judged>, Malformed>,
     /// The question, when there is exactly one.
     pub(crate) question: Option<AskedQuestion>,
     pub(crate) src: SocketAddr,
@@ -66,9 +70,21 @@ pub(crate) struct AskedQuestion {
 }
 
 impl Asked {
-    /// What a parsed hickory request asks.
-    pub(crate) fn from_request(request: &Request) -> Self {
+    /// What a parsed hickory request asks; its cookie judged with `cookies` (the secret,
+    /// `None` when cookies are off) at `now` when it has one.
+    pub(crate) fn from_request(
+        request: &Request,
+        cookies: Option<&Secret>,
+        now: impl FnOnce() -> u32,
+    ) -> Self {
         let edns = request.edns.as_ref();
+        // The first COOKIE option counts, as RFC 7873 has no rule for a second.
+        let cookie = match (edns.and_then(|edns| edns.option(EdnsCode::Cookie)), cookies) {
+            (Some(EdnsOption::Unknown(_, option)), Some(secret)) => {
+                cookie::judge(option, secret, request.src().ip(), now()).map(Some)
+            }
+            _ => Ok(None),
+        };
         Self {
             metadata: request.metadata,
             edns: edns.map(|edns| AskedEdns {
@@ -78,6 +94,7 @@ impl Asked {
                 nsid: edns.option(EdnsCode::NSID).is_some(),
             }),
             subnet: ecs::from_query(edns, request.as_slice()).map_err(|_| ()),
+            cookie,
             question: match request.queries.queries() {
                 [query] => Some(AskedQuestion {
                     name: query.name().clone(),
@@ -153,6 +170,12 @@ pub(crate) fn answer(view: &View, asked: &Asked) -> Reply {
     {
         edns.options_mut().insert(EdnsOption::NSID(payload));
     }
+    // RFC 7873 section 5.2: a query with a client cookie gets ours in every reply, last
+    // (after ECS), where the reply cache writes it too.
+    if let (Ok(Some(cookie)), Some(edns)) = (&asked.cookie, reply.edns.as_mut()) {
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(cookie::OPTION, cookie.reply.to_vec()));
+    }
     reply
 }
 
@@ -178,6 +201,10 @@ fn build(view: &View, asked: &Asked) -> Reply {
     let Ok(subnet) = asked.subnet else {
         return fail(ResponseCode::FormErr);
     };
+    if asked.cookie.is_err() {
+        // RFC 7873 section 5.2.2.
+        return fail(ResponseCode::FormErr);
+    }
     let Some(query) = &asked.question else {
         return fail(ResponseCode::FormErr);
     };

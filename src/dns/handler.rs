@@ -12,6 +12,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{self, Asked, Dependence, Reply};
+use super::cookie::{self, Judged};
 use super::encode::{Fit, encode_fit};
 use super::negative;
 use super::replay::{self, PlainQuery};
@@ -24,11 +25,26 @@ use crate::view::{SharedView, View};
 #[derive(Debug, Clone)]
 pub struct DnsHandler {
     view: SharedView,
+    /// The cookie clock's reading for every message, when fixed (`None`: the system clock).
+    cookie_clock: Option<u32>,
 }
 
 impl DnsHandler {
     pub fn new(view: SharedView) -> Self {
-        Self { view }
+        Self {
+            view,
+            cookie_clock: None,
+        }
+    }
+
+    /// This handler with the cookie clock stopped at `now` (seconds, as `cookie::now`):
+    /// for comparing the replies of two paths to the same query byte for byte, when a new
+    /// server cookie is stamped with the time.
+    pub fn with_cookie_clock(self, now: u32) -> Self {
+        Self {
+            cookie_clock: Some(now),
+            ..self
+        }
     }
 
     /// Answers one UDP datagram into `out`, and counts it. `None` when nothing must be sent:
@@ -39,7 +55,14 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        respond(&self.view.load(), packet, src, Transport::Udp, out)
+        respond(
+            &self.view.load(),
+            packet,
+            src,
+            Transport::Udp,
+            self.cookie_clock,
+            out,
+        )
     }
 
     /// The node's current view, for [`Self::respond_datagram_in`].
@@ -55,7 +78,7 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        respond(view, packet, src, Transport::Udp, out)
+        respond(view, packet, src, Transport::Udp, None, out)
     }
 
     /// [`Self::respond_datagram`] without the reply cache and the negative templates, and
@@ -67,7 +90,16 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        let (answered, _) = full(&self.view.load(), packet, None, src, Transport::Udp, out)?;
+        let clock = Clock(self.cookie_clock);
+        let (answered, _) = full(
+            &self.view.load(),
+            packet,
+            None,
+            src,
+            Transport::Udp,
+            clock,
+            out,
+        )?;
         metrics::count(&answered);
         Some(answered)
     }
@@ -80,7 +112,24 @@ impl DnsHandler {
         src: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<Answered> {
-        respond(&self.view.load(), packet, src, Transport::Tcp, out)
+        respond(
+            &self.view.load(),
+            packet,
+            src,
+            Transport::Tcp,
+            self.cookie_clock,
+            out,
+        )
+    }
+}
+
+/// The cookie clock of one message: fixed, or the system's, read only when a cookie needs it.
+#[derive(Debug, Clone, Copy)]
+struct Clock(Option<u32>);
+
+impl Clock {
+    fn now(self) -> u32 {
+        self.0.unwrap_or_else(cookie::now)
     }
 }
 
@@ -92,14 +141,22 @@ fn respond(
     packet: &[u8],
     src: SocketAddr,
     transport: Transport,
+    clock: Option<u32>,
     out: &mut Vec<u8>,
 ) -> Option<Answered> {
+    let clock = Clock(clock);
     let plain = replay::parse(packet);
     let Some(query) = &plain else {
-        let (answered, _) = full(view, packet, None, src, transport, out)?;
+        let (answered, _) = full(view, packet, None, src, transport, clock, out)?;
         metrics::count(&answered);
         return Some(answered);
     };
+    // `parse` takes only cookies of a well-formed length: judging cannot fail here.
+    let cookie = match (query.cookie(), &view.config.zone.cookies) {
+        (Some(option), Some(secret)) => cookie::judge(option, secret, src.ip(), clock.now()).ok(),
+        _ => None,
+    };
+    let proven = cookie.is_some_and(|cookie| cookie.proven);
     let key = query.key();
     let limit = match transport {
         Transport::Udp => query.udp_limit(),
@@ -111,18 +168,29 @@ fn respond(
         rcode,
         steered,
         path,
+        proven,
     };
-    let answered = if let Some(steered) = replay::replay(query, &key, src, view, limit, out) {
+    let cookie = cookie.as_ref();
+    let answered = if let Some(steered) = replay::replay(query, &key, src, view, limit, cookie, out)
+    {
         // Cached replies carry no extended code (BADVERS is never cached).
         fast(u16::from(out[3] & 0x0F), steered, AnswerPath::Cached)
     } else if let Some(rcode) =
-        negative::answer(query, key.lower_name(), view, limit, &learning, out)
+        negative::answer(query, key.lower_name(), view, limit, &learning, cookie, out)
     {
         fast(rcode, None, AnswerPath::Template)
     } else {
-        let (answered, dependence) = full(view, packet, Some(query), src, transport, out)?;
+        let (answered, dependence) = full(
+            view,
+            packet,
+            Some((query, cookie)),
+            src,
+            transport,
+            clock,
+            out,
+        )?;
         if let Some(dependence) = dependence {
-            replay::remember(query, &key, view, dependence, out);
+            replay::remember(query, &key, view, dependence, cookie, out);
         }
         answered
     };
@@ -138,24 +206,27 @@ fn learning(view: &View, packet: &[u8], out: &mut Vec<u8>) -> Option<u16> {
         None,
         negative::LEARNING_SOURCE,
         Transport::Udp,
+        Clock(None),
         out,
     )
     .map(|(answered, _)| answered.rcode)
 }
 
 /// The full path for one message, uncounted. `plain`: the message read as a plain query
-/// already, which is answered from that reading (no second parse, no copy of the packet).
-/// `None`: send nothing. A dependence of `None`: a reply not to be cached.
+/// already, with its cookie judged, which is answered from that reading (no second parse,
+/// no copy of the packet). `None`: send nothing. A dependence of `None`: a reply not to be
+/// cached.
 fn full(
     view: &View,
     packet: &[u8],
-    plain: Option<&PlainQuery<'_>>,
+    plain: Option<(&PlainQuery<'_>, Option<&Judged>)>,
     src: SocketAddr,
     transport: Transport,
+    clock: Clock,
     out: &mut Vec<u8>,
 ) -> Option<(Answered, Option<Dependence>)> {
-    if let Some(query) = plain
-        && let Some(asked) = query.asked(src)
+    if let Some((query, cookie)) = plain
+        && let Some(asked) = query.asked(src, cookie.copied())
     {
         return Some(answer_into(
             view,
@@ -185,6 +256,7 @@ fn full(
         rcode: u16::from(ResponseCode::FormErr),
         steered: None,
         path: AnswerPath::Full,
+        proven: false,
     };
     let stream = transport == Transport::Tcp;
     // A compressed question name can only point back into the header (it is the first name
@@ -202,7 +274,7 @@ fn full(
         return Some((answered, None));
     };
     let question = (request.queries.len() == 1).then(|| request.queries.as_bytes());
-    let asked = Asked::from_request(&request);
+    let asked = Asked::from_request(&request, view.config.zone.cookies.as_ref(), || clock.now());
     Some(answer_into(view, &asked, question, packet, transport, out))
 }
 
@@ -227,6 +299,7 @@ fn answer_into(
         rcode: u16::from(reply.metadata.response_code),
         steered: reply.steered,
         path: AnswerPath::Full,
+        proven: matches!(asked.cookie, Ok(Some(cookie)) if cookie.proven),
     };
     // A reply that left its glue out fits this client's buffer only: never replayed.
     let dependence = match encode_fit(&reply, question, limit, out) {
@@ -258,8 +331,10 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let asked = Asked::from_request(request);
-        let mut reply = answer::answer(&self.view.load(), &asked);
+        let view = self.view.load();
+        let clock = Clock(self.cookie_clock);
+        let asked = Asked::from_request(request, view.config.zone.cookies.as_ref(), || clock.now());
+        let mut reply = answer::answer(&view, &asked);
         if request.protocol() == Protocol::Udp {
             // hickory's own truncation would drop the OPT record: decide it here instead.
             let mut scratch = Vec::with_capacity(512);

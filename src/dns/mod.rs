@@ -5,6 +5,7 @@
 //! imports `proxy` or `dashboard`.
 
 mod answer;
+mod cookie;
 mod ecs;
 mod encode;
 mod handler;
@@ -15,6 +16,7 @@ mod server;
 mod tcp;
 mod wire;
 
+pub use cookie::{Secret as CookieSecret, now as cookie_now};
 pub use handler::DnsHandler;
 pub use rrl::{AnswerClass, ResponseLimiter, Verdict, classify, write_slip};
 pub use server::{DnsSockets, bind, serve_udp};

@@ -23,6 +23,7 @@ use std::rc::Rc;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{LowerName, RData, RecordType};
 
+use super::cookie::Judged;
 use super::replay::{self, PlainQuery};
 use crate::view::View;
 use crate::zone::{Negative, WirePlace, lower_wire};
@@ -81,6 +82,7 @@ pub(crate) fn answer(
     view: &View,
     limit: usize,
     full: FullPath<'_>,
+    cookie: Option<&Judged>,
     out: &mut Vec<u8>,
 ) -> Option<u16> {
     let (qtype, class) = query.type_and_class();
@@ -113,7 +115,7 @@ pub(crate) fn answer(
     }
     let question = query.question();
     let authority = apex_at.map_or(0, |_| template.authority.len());
-    if 12 + question.len() + authority + query.opt_len() > limit {
+    if 12 + question.len() + authority + query.opt_len(cookie) > limit {
         return None;
     }
     out.clear();
@@ -134,7 +136,7 @@ pub(crate) fn answer(
             out[start + offset..start + offset + 2].copy_from_slice(&pointer.to_be_bytes());
         }
     }
-    replay::patch(query, 0, None, out);
+    replay::patch(query, 0, None, cookie, out);
     Some(u16::from(flags[1] & 0x0f))
 }
 

@@ -27,6 +27,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 
 use super::answer::{Asked, AskedEdns, AskedQuestion, Dependence, SERVER_PAYLOAD, steered_labels};
+use super::cookie::{self, Judged};
 use crate::decision::{self, Located, SteeredAnswer};
 use crate::geo::{ClientAddress, ClientSource};
 use crate::steering::Route;
@@ -56,10 +57,14 @@ struct QueryEdns {
     limit: u16,
     dnssec_ok: bool,
     subnet: Option<Subnet>,
+    cookie: Option<Span>,
 }
 
+/// Where the COOKIE option's data is in the packet, and how long it is.
+type Span = (usize, usize);
+
 /// A query in the one shape the cache serves: one question, at most an OPT with at most ECS
-/// and a DNS cookie (ignored, as by the full path).
+/// and a DNS cookie of a well-formed length.
 #[derive(Debug)]
 pub(crate) struct PlainQuery<'a> {
     packet: &'a [u8],
@@ -119,20 +124,22 @@ fn parse_opt(packet: &[u8], at: usize) -> Option<QueryEdns> {
     if rdata.len() != rdata_len {
         return None;
     }
-    let subnet = options(rdata)?;
+    let (subnet, cookie) = options(rdata, at + 11)?;
     Some(QueryEdns {
         limit: payload.clamp(512, SERVER_PAYLOAD),
         dnssec_ok: opt[7] & 0x80 != 0,
         subnet,
+        cookie,
     })
 }
 
-/// The options of a plain query's OPT: at most one ECS option and one DNS cookie (RFC 7873:
-/// a client cookie of 8 bytes, with or without a server cookie of 8 to 32), which the
-/// full path ignores as a server without cookies does, so the reply is the same. `None`:
-/// anything else, or either twice (two ECS options are a FORMERR, the full path's business).
-fn options(mut rdata: &[u8]) -> Option<Option<Subnet>> {
-    let (mut subnet, mut cookie) = (None, false);
+/// The options of a plain query's OPT, which starts at `base` in the packet: at most one
+/// ECS option and one DNS cookie (RFC 7873: a client cookie of 8 bytes, with or without a
+/// server cookie of 8 to 32), found where it is. `None`: anything else, or either twice
+/// (two ECS options or a cookie of another length are a FORMERR, the full path's business).
+fn options(mut rdata: &[u8], base: usize) -> Option<(Option<Subnet>, Option<Span>)> {
+    let (mut subnet, mut cookie) = (None, None);
+    let mut at = base;
     while !rdata.is_empty() {
         let [code_high, code_low, len_high, len_low, rest @ ..] = rdata else {
             return None;
@@ -141,12 +148,15 @@ fn options(mut rdata: &[u8]) -> Option<Option<Subnet>> {
         let body = rest.get(..len)?;
         match u16::from_be_bytes([*code_high, *code_low]) {
             8 if subnet.is_none() => subnet = Some(parse_subnet(body)?),
-            10 if !cookie && (len == 8 || (16..=40).contains(&len)) => cookie = true,
+            10 if cookie.is_none() && (len == 8 || (16..=40).contains(&len)) => {
+                cookie = Some((at + 4, len));
+            }
             _ => return None,
         }
         rdata = &rest[len..];
+        at += 4 + len;
     }
-    Some(subnet)
+    Some((subnet, cookie))
 }
 
 fn parse_subnet(option: &[u8]) -> Option<Subnet> {
@@ -207,6 +217,12 @@ impl Key {
 }
 
 impl PlainQuery<'_> {
+    /// The data of the query's COOKIE option.
+    pub(crate) fn cookie(&self) -> Option<&[u8]> {
+        let (at, len) = self.edns?.cookie?;
+        self.packet.get(at..at + len)
+    }
+
     /// The question as it came: name, type, class.
     pub(crate) fn question(&self) -> &[u8] {
         &self.packet[12..12 + self.question_len]
@@ -228,7 +244,7 @@ impl PlainQuery<'_> {
     /// What the full path needs of this query, from this reading: the header and the one
     /// question decoded as hickory decodes them, the OPT record and ECS option as read here.
     /// No copy of the packet and no parse of the rest of it.
-    pub(crate) fn asked(&self, src: SocketAddr) -> Option<Asked> {
+    pub(crate) fn asked(&self, src: SocketAddr, cookie: Option<Judged>) -> Option<Asked> {
         let header = Header::read(&mut BinDecoder::new(&self.packet[..12])).ok()?;
         let query = Query::read(&mut BinDecoder::new(self.question())).ok()?;
         let subnet = self.edns.and_then(|edns| edns.subnet);
@@ -241,6 +257,7 @@ impl PlainQuery<'_> {
                 nsid: false,
             }),
             subnet: Ok(subnet.map(|subnet| ClientSubnet::new(subnet.addr, subnet.source_prefix, 0))),
+            cookie: Ok(cookie),
             question: Some(AskedQuestion {
                 name: LowerName::new(query.name()),
                 original: query.name().clone(),
@@ -273,16 +290,16 @@ impl PlainQuery<'_> {
         ClientAddress::select(subnet.map(|s| (s.addr, s.source_prefix)), source.ip())
     }
 
-    /// Length of the OPT record the reply to this query ends with.
-    pub(crate) fn opt_len(&self) -> usize {
-        match self.edns {
-            None => 0,
-            Some(QueryEdns { subnet: None, .. }) => 11,
-            Some(QueryEdns {
-                subnet: Some(subnet),
-                ..
-            }) => 11 + 8 + usize::from(subnet.addr_len),
-        }
+    /// Length of the OPT record the reply to this query ends with, `cookie`: whether it
+    /// carries a COOKIE option.
+    pub(crate) fn opt_len(&self, cookie: Option<&Judged>) -> usize {
+        let Some(edns) = self.edns else {
+            return 0;
+        };
+        let subnet = edns
+            .subnet
+            .map_or(0, |subnet| 8 + usize::from(subnet.addr_len));
+        11 + subnet + cookie.map_or(0, |_| cookie::REPLY_OPTION_LEN)
     }
 
     /// The largest reply this query may get over UDP.
@@ -345,6 +362,7 @@ pub(crate) fn replay(
     source: SocketAddr,
     view: &View,
     limit: usize,
+    cookie: Option<&Judged>,
     out: &mut Vec<u8>,
 ) -> Option<Option<Steered>> {
     CACHE.with(|cache| {
@@ -403,24 +421,25 @@ pub(crate) fn replay(
                 }
             }
         };
-        if bytes.len() + query.opt_len() > limit {
+        if bytes.len() + query.opt_len(cookie) > limit {
             // Would not fit this client's buffer: the full path truncates.
             return None;
         }
         out.clear();
         out.extend_from_slice(bytes);
-        patch(query, scope, client.as_ref(), out);
+        patch(query, scope, client.as_ref(), cookie, out);
         Some(steered)
     })
 }
 
-/// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo.
-/// `scope`: the answer's scope, and the client the query placed (`None` when the location
-/// did not shape the answer, `scope` 0).
+/// Makes cached bytes this query's reply: ID, RD/CD, question case, OPT with the ECS echo
+/// and the COOKIE option (in the full path's order). `scope`: the answer's scope, and the
+/// client the query placed (`None` when the location did not shape the answer, `scope` 0).
 pub(crate) fn patch(
     query: &PlainQuery<'_>,
     scope: u8,
     client: Option<&ClientAddress>,
+    cookie: Option<&Judged>,
     out: &mut Vec<u8>,
 ) {
     let packet = query.packet;
@@ -436,11 +455,12 @@ pub(crate) fn patch(
     out.extend_from_slice(&SERVER_PAYLOAD.to_be_bytes());
     // Extended RCODE and version 0; DO copied from the query (RFC 3225 section 3).
     out.extend_from_slice(&[0, 0, if edns.dnssec_ok { 0x80 } else { 0 }, 0]);
+    let options_len = query.opt_len(cookie) - 11;
+    out.extend_from_slice(&u16::try_from(options_len).unwrap_or(0).to_be_bytes());
     match edns.subnet {
-        None => out.extend_from_slice(&[0, 0]),
+        None => {}
         Some(subnet) => {
             let option_len = 4 + u16::from(subnet.addr_len);
-            out.extend_from_slice(&(option_len + 4).to_be_bytes());
             out.extend_from_slice(&[0, 8]);
             out.extend_from_slice(&option_len.to_be_bytes());
             out.extend_from_slice(&subnet.family.to_be_bytes());
@@ -462,6 +482,11 @@ pub(crate) fn patch(
             }
         }
     }
+    if let Some(cookie) = cookie {
+        out.extend_from_slice(&cookie::OPTION.to_be_bytes());
+        out.extend_from_slice(&(cookie::REPLY_LEN as u16).to_be_bytes());
+        out.extend_from_slice(&cookie.reply);
+    }
 }
 
 /// Keeps the reply the full path wrote into `out` for `query`, without its OPT record.
@@ -475,13 +500,14 @@ pub(crate) fn remember(
     key: &Key,
     view: &View,
     dependence: Dependence,
+    cookie: Option<&Judged>,
     reply: &[u8],
 ) {
     let positive = reply.len() >= 12 && reply[3] & 0x0f == 0 && reply[6..8] != [0, 0];
     if dependence == Dependence::Fixed && !positive {
         return;
     }
-    let opt_len = query.opt_len();
+    let opt_len = query.opt_len(cookie);
     let Some(body_len) = reply.len().checked_sub(opt_len) else {
         return;
     };
@@ -552,15 +578,16 @@ mod tests {
     fn plain_shapes_are_taken() {
         let plain = packet(0, &[]);
         let query = parse(&plain).unwrap_or_else(|| panic!("no EDNS"));
-        assert_eq!((query.udp_limit(), query.opt_len()), (512, 0));
+        assert_eq!((query.udp_limit(), query.opt_len(None)), (512, 0));
         let edns = packet(1, &opt(4096, &[]));
         let query = parse(&edns).unwrap_or_else(|| panic!("EDNS"));
-        assert_eq!((query.udp_limit(), query.opt_len()), (1232, 11));
+        assert_eq!((query.udp_limit(), query.opt_len(None)), (1232, 11));
         let with_ecs = packet(1, &opt(1232, &[0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69]));
         let query = parse(&with_ecs).unwrap_or_else(|| panic!("ECS"));
-        assert_eq!(query.opt_len(), 11 + 8 + 3);
+        assert_eq!(query.opt_len(None), 11 + 8 + 3);
         assert_eq!(query.record_type(), RecordType::A);
-        // A DNS cookie beside ECS, either order: the reply is the same (cookies ignored).
+        // A DNS cookie beside ECS, either order: found where it is, and the reply's OPT
+        // carries one when cookies are on.
         let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
         let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 81, 2, 69];
         for options in [
@@ -569,10 +596,17 @@ mod tests {
         ] {
             let with_cookie = packet(1, &opt(1232, &options));
             let query = parse(&with_cookie).unwrap_or_else(|| panic!("cookie"));
-            assert_eq!(query.opt_len(), 11 + 8 + 3);
+            assert_eq!(query.opt_len(None), 11 + 8 + 3);
+            assert_eq!(query.cookie(), Some(&[1, 2, 3, 4, 5, 6, 7, 8][..]));
+            let judged = Judged {
+                reply: [0; cookie::REPLY_LEN],
+                proven: false,
+            };
+            assert_eq!(query.opt_len(Some(&judged)), 11 + 8 + 3 + 28);
         }
         let server_cookie = packet(1, &opt(1232, &[&[0, 10, 0, 24][..], &[7; 24]].concat()));
-        assert!(parse(&server_cookie).is_some(), "client and server cookie");
+        let query = parse(&server_cookie).unwrap_or_else(|| panic!("client and server cookie"));
+        assert_eq!(query.cookie(), Some(&[7; 24][..]));
     }
 
     #[test]

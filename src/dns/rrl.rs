@@ -6,7 +6,9 @@
 //! (/24 and /56 by default) and that class. Within the rate it is sent; over it, every
 //! `slip`th is sent as a TC=1 reply of header, question and OPT only (a real resolver retries
 //! over TCP, where a spoofed source cannot follow), and the rest are dropped. TCP is never
-//! limited: a TCP client has proven its address.
+//! limited: a TCP client has proven its address. Nor is a UDP query with a valid server
+//! cookie of ours (`cookie.rs`): only a client that received an earlier reply at that
+//! address holds one, so a busy resolver that speaks cookies is never limited.
 //!
 //! The buckets live in one fixed-size table of atomic words shared by every UDP thread of a
 //! node, created once with the node, so it outlives config reloads and cannot grow however

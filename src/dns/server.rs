@@ -210,10 +210,18 @@ fn serve<S: Peer>(
                     continue;
                 }
                 let reply = &mut replies[destinations.len()];
-                if DnsHandler::respond_datagram_in(&view, packet, source, reply).is_none() {
+                let Some(answered) = DnsHandler::respond_datagram_in(&view, packet, source, reply)
+                else {
                     continue;
-                }
-                match limiter.judge(limits, source, reply, now, &mut limited) {
+                };
+                // A valid server cookie proves the source address is real: such a client
+                // is never limited (as Knot and BIND do), however busy it is.
+                let verdict = if answered.proven {
+                    Verdict::Send
+                } else {
+                    limiter.judge(limits, source, reply, now, &mut limited)
+                };
+                match verdict {
                     Verdict::Send => {}
                     Verdict::Slip if rrl::write_slip(reply) => slipped += 1,
                     Verdict::Slip | Verdict::Drop => {

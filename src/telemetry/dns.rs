@@ -92,6 +92,9 @@ pub struct Answered {
     pub steered: Option<Steered>,
     /// Which path wrote the reply (not a metrics label: tests and benchmarks ask).
     pub path: AnswerPath,
+    /// The query carried a valid server cookie of ours: its source address is real, so
+    /// response-rate limiting leaves it alone (not a metrics label).
+    pub proven: bool,
 }
 
 /// Which path wrote a reply: all of them write the same bytes for the same query.
@@ -482,6 +485,7 @@ mod tests {
         };
         let answered = Answered {
             path: AnswerPath::Full,
+            proven: false,
             transport: Transport::Tcp,
             qtype: Some(257),
             rcode: 3,
@@ -540,6 +544,7 @@ mod tests {
         };
         let steered = Answered {
             path: AnswerPath::Full,
+            proven: false,
             transport: Transport::Udp,
             qtype: Some(28),
             rcode: 0,
@@ -553,6 +558,7 @@ mod tests {
         count(&steered);
         count(&Answered {
             path: AnswerPath::Full,
+            proven: false,
             transport: Transport::Udp,
             qtype: None,
             rcode: 1,

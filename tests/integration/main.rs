@@ -7,6 +7,7 @@
 mod all_down;
 mod answers;
 mod conformance;
+mod cookies;
 mod dashboard;
 mod explain;
 mod fuzz_corpus;

@@ -42,7 +42,7 @@ fn variants() -> Vec<Message> {
             ] {
                 queries.push(query_ecs(qname, qtype, subnet, prefix));
             }
-            // A DNS cookie beside ECS, as BIND sends: ignored, so cached like the rest.
+            // A DNS cookie beside ECS, as BIND sends: the reply carries ours, on every path.
             let mut cookie = query_ecs(qname, qtype, "175.16.199.0", 24);
             if let Some(edns) = cookie.edns.as_mut() {
                 edns.options_mut()

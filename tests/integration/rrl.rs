@@ -124,25 +124,6 @@ fn packet(query: &Message) -> Vec<u8> {
     query.to_vec().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The counters of `/metrics`: (dropped, slipped).
-async fn rate_limited_metrics(server: &Server) -> (u64, u64) {
-    let text = reqwest::get(format!("http://{}/metrics", server.status))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let value = |action: &str| {
-        let series = format!("meridian_dns_rate_limited_total{{action=\"{action}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(series.as_str()))
-            .unwrap_or_else(|| panic!("no {series} in {text}"))
-            .parse::<u64>()
-            .unwrap_or_else(|e| panic!("{e}"))
-    };
-    (value("dropped"), value("slipped"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoofed_source_cannot_use_the_server_as_an_amplifier() {
     let rate = 10;

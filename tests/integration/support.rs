@@ -10,7 +10,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RData, RecordType};
 use meridian::config::Config;
 use meridian::dashboard::NodeIdentity;
-use meridian::dns::DnsHandler;
+use meridian::dns::{DnsHandler, cookie_now};
 use meridian::geo::GeoDb;
 use meridian::health::HealthSnapshot;
 use meridian::node::{ListenPlan, NodeOptions, Probing, RegionNode, RegionSockets};
@@ -135,7 +135,9 @@ impl Server {
         Self {
             addr,
             status,
-            handler: DnsHandler::new(reloader.view().clone()),
+            // A stopped cookie clock: the paths compared byte for byte stamp new server
+            // cookies with the same second.
+            handler: DnsHandler::new(reloader.view().clone()).with_cookie_clock(cookie_now()),
             reloader,
             shutdown,
             node: Some(node),
@@ -359,4 +361,23 @@ pub(crate) fn region_of(reply: &Message) -> &'static str {
         a if a.starts_with("198.18.5.") || a.starts_with("2001:db8:5:") => "ap-southeast-2",
         other => panic!("address {other} belongs to no test region"),
     }
+}
+
+/// The counters of `/metrics`: (dropped, slipped).
+pub(crate) async fn rate_limited_metrics(server: &Server) -> (u64, u64) {
+    let text = reqwest::get(format!("http://{}/metrics", server.status))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let value = |action: &str| {
+        let series = format!("meridian_dns_rate_limited_total{{action=\"{action}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series.as_str()))
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+            .parse::<u64>()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    (value("dropped"), value("slipped"))
 }

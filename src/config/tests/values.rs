@@ -1,6 +1,7 @@
 //! Bad values, duplicates and missing files are refused, naming file, key and value.
 
 use super::*;
+use crate::dns::CookieSecret;
 
 #[test]
 fn bad_values_name_file_key_and_value() {
@@ -266,4 +267,50 @@ fn node_identity_is_printable_ascii() {
         },
         &["zone.identity", "printable ASCII"],
     );
+}
+
+/// Loads the shipped config with `apex = ...` followed by `extra` in `[zone]`.
+fn zone_with(extra: &str) -> Result<Config, ConfigError> {
+    let dir = copy_config(&repo("meridian.toml"));
+    edit(&dir.path().join("meridian.toml"), |t| {
+        t.replace(
+            "apex = \"gtm.test\"",
+            &format!("apex = \"gtm.test\"\n{extra}"),
+        )
+    });
+    load(&dir.path().join("meridian.toml"))
+}
+
+#[test]
+fn dns_cookies_are_on_with_the_configured_secret_or_the_process_own() {
+    let secret = "e5e973e5a6b2a43f48e7dc849e37bfcf";
+    let configured =
+        zone_with(&format!("cookie_secret = \"{secret}\"")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(configured.zone.cookies, CookieSecret::from_hex(secret));
+    // Without one, every load of this process has the same (a reload keeps the cookies
+    // handed out valid), and it is not the configured one.
+    let first = zone_with("").unwrap_or_else(|e| panic!("{e}"));
+    let second = zone_with("").unwrap_or_else(|e| panic!("{e}"));
+    assert!(first.zone.cookies.is_some());
+    assert_eq!(first.zone.cookies, second.zone.cookies);
+    assert_ne!(first.zone.cookies, configured.zone.cookies);
+    let off = zone_with("cookies = false").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(off.zone.cookies, None);
+}
+
+#[test]
+fn a_cookie_secret_is_32_hex_digits_and_never_echoed() {
+    for bad in [
+        "e5e973e5",
+        "e5e973e5a6b2a43f48e7dc849e37bfcfzz",
+        "xyz973e5a6b2a43f48e7dc849e37bfcf",
+    ] {
+        let error = zone_with(&format!("cookie_secret = \"{bad}\""))
+            .err()
+            .unwrap_or_else(|| panic!("{bad} was taken"))
+            .to_string();
+        assert!(error.contains("zone.cookie_secret"), "{error}");
+        assert!(error.contains("32 hexadecimal digits"), "{error}");
+        assert!(!error.contains(bad), "{error} shows the secret");
+    }
 }

@@ -1,0 +1,240 @@
+//! DNS cookies (RFC 7873, server cookies as RFC 9018 makes them): a client cookie gets a
+//! server cookie back on every path and transport, a valid one is kept, a malformed one is
+//! FORMERR, cookies can be turned off, and a resolver that proves its address with a server
+//! cookie is never rate-limited while a spoofed flood from the same address still is.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use meridian::config::ResponseRateLimit;
+use meridian::telemetry::dns::AnswerPath;
+use tokio::net::UdpSocket;
+
+use crate::support::*;
+
+const CLIENT: [u8; 8] = [0x24, 0x64, 0xc4, 0xab, 0xcf, 0x10, 0xc9, 0x57];
+
+fn with_cookie(mut message: Message, cookie: &[u8]) -> Message {
+    if let Some(edns) = message.edns.as_mut() {
+        edns.options_mut()
+            .insert(EdnsOption::Unknown(10, cookie.to_vec()));
+    }
+    message
+}
+
+/// The COOKIE option of a reply.
+fn cookie_of(reply: &Message) -> Option<Vec<u8>> {
+    match reply.edns.as_ref()?.option(EdnsCode::Cookie)? {
+        EdnsOption::Unknown(_, data) => Some(data.clone()),
+        _ => None,
+    }
+}
+
+fn decode(bytes: &[u8]) -> Message {
+    Message::from_vec(bytes).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every path writes the same bytes, and they carry the client cookie followed by a server
+/// cookie of RFC 9018's form (version 1, reserved zero, a timestamp, an 8-byte hash).
+#[tokio::test]
+async fn a_client_cookie_gets_a_server_cookie_on_every_path() {
+    let server = Server::start(CITY).await;
+    for (qname, qtype, path) in [
+        ("www.gtm.test", RecordType::A, AnswerPath::Cached),
+        ("gtm.test", RecordType::NS, AnswerPath::Cached),
+        ("nope.gtm.test", RecordType::A, AnswerPath::Template),
+        ("www.gtm.test", RecordType::TXT, AnswerPath::Template),
+    ] {
+        let query = with_cookie(query_ecs(qname, qtype, "175.16.199.0", 24), &CLIENT);
+        let [full, filled, replayed] = server.full_filled_replayed(&query);
+        assert_eq!(filled, full, "{qname} {qtype}: filled vs full");
+        assert_eq!(replayed, full, "{qname} {qtype}: {path:?} vs full");
+        let cookie = cookie_of(&decode(&full)).unwrap_or_else(|| panic!("{qname}: no cookie"));
+        assert_eq!(cookie.len(), 24, "{qname}");
+        assert_eq!(cookie[..8], CLIENT, "{qname}");
+        assert_eq!(
+            cookie[8..12],
+            [1, 0, 0, 0],
+            "{qname}: version 1, reserved 0"
+        );
+        // ECS still echoed beside it.
+        assert!(ecs_echo(&decode(&full)).is_some(), "{qname}");
+    }
+    // The replayed path really is the cache or template (not the full path again).
+    let mut out = Vec::new();
+    let packet = with_cookie(query("www.gtm.test", RecordType::A), &CLIENT)
+        .to_vec()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let source = "192.0.2.1:5353".parse().unwrap_or_else(|e| panic!("{e}"));
+    server.handler.respond_datagram(&packet, source, &mut out);
+    let answered = server
+        .handler
+        .respond_datagram(&packet, source, &mut out)
+        .unwrap_or_else(|| panic!("no reply"));
+    assert_eq!(answered.path, AnswerPath::Cached);
+    assert!(!answered.proven, "a client cookie alone proves nothing");
+}
+
+/// Over the network, UDP and TCP: the server cookie comes back, and sent again from the same
+/// address it is kept as it is (fresh, RFC 9018 section 4.3) and proves the address; from
+/// another address it does not and a new one is made.
+#[tokio::test]
+async fn a_server_cookie_is_kept_by_its_client_and_refused_from_elsewhere() {
+    let server = Server::start(CITY).await;
+    let first = server
+        .udp(&with_cookie(query("www.gtm.test", RecordType::A), &CLIENT))
+        .await;
+    let held = cookie_of(&first).unwrap_or_else(|| panic!("no cookie: {first}"));
+    let again = server
+        .udp(&with_cookie(query("www.gtm.test", RecordType::A), &held))
+        .await;
+    assert_eq!(cookie_of(&again), Some(held.clone()), "kept over UDP");
+    let over_tcp = server
+        .tcp(&with_cookie(query("www.gtm.test", RecordType::A), &held))
+        .await;
+    assert_eq!(cookie_of(&over_tcp), Some(held.clone()), "kept over TCP");
+    assert_eq!(over_tcp.metadata.response_code, ResponseCode::NoError);
+
+    // The in-process handler sees the same cookie from 127.0.0.1 (where the server saw it
+    // come from) as proof, and from anywhere else not.
+    let packet = with_cookie(query("www.gtm.test", RecordType::A), &held)
+        .to_vec()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    for (source, proven) in [("127.0.0.1:5353", true), ("127.0.0.2:5353", false)] {
+        let answered = server
+            .handler
+            .respond_datagram(
+                &packet,
+                source.parse().unwrap_or_else(|e| panic!("{e}")),
+                &mut out,
+            )
+            .unwrap_or_else(|| panic!("no reply"));
+        assert_eq!(answered.proven, proven, "from {source}");
+        let cookie = cookie_of(&decode(&out)).unwrap_or_else(|| panic!("no cookie"));
+        assert_eq!(
+            cookie == held,
+            proven,
+            "from {source}: kept only where it was made"
+        );
+        assert_eq!(cookie[..8], CLIENT);
+    }
+}
+
+/// RFC 7873 section 5.2.2: a COOKIE option of any other length is FORMERR, with OPT and
+/// the question, and no answer.
+#[tokio::test]
+async fn a_cookie_of_a_wrong_length_is_formerr() {
+    let server = Server::start(CITY).await;
+    for len in [0, 7, 9, 15, 41] {
+        let reply = server
+            .udp(&with_cookie(
+                query("www.gtm.test", RecordType::A),
+                &vec![7; len],
+            ))
+            .await;
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::FormErr,
+            "{len} bytes"
+        );
+        assert!(reply.answers.is_empty(), "{len} bytes");
+        assert!(
+            reply.edns.is_some(),
+            "{len} bytes: OPT in every reply to OPT"
+        );
+        assert_eq!(reply.queries.len(), 1, "{len} bytes: the question is kept");
+    }
+}
+
+/// With `[zone] cookies = false` the option is ignored, as by a server without cookies.
+#[tokio::test]
+async fn cookies_off_means_no_cookie_and_no_formerr() {
+    let server = Server::start_with(&geo_db(CITY), |config| config.zone.cookies = None).await;
+    let reply = server
+        .udp(&with_cookie(query("www.gtm.test", RecordType::A), &CLIENT))
+        .await;
+    assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(cookie_of(&reply), None);
+    let reply = server
+        .udp(&with_cookie(query("www.gtm.test", RecordType::A), &[7; 9]))
+        .await;
+    assert_eq!(
+        reply.metadata.response_code,
+        ResponseCode::NoError,
+        "ignored, not FORMERR"
+    );
+}
+
+/// A busy resolver that holds a server cookie is answered every time at a rate far over the
+/// limit; the same queries without the cookie, from the same address, are limited. Counts,
+/// no timing: the limit is 5 a second and the proven queries are 400.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proven_source_is_never_rate_limited() {
+    let settings = ResponseRateLimit {
+        responses_per_second: 5,
+        errors_per_second: 5,
+        slip: 0,
+        // The tests run on loopback, which is exempt by default.
+        exempt: Vec::new(),
+        ..ResponseRateLimit::default()
+    };
+    let server = Server::start_with(&geo_db(CITY), move |config| {
+        config.response_rate_limit = settings;
+    })
+    .await;
+    let socket = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let exchange = |packet: Vec<u8>| {
+        let socket = &socket;
+        let server = server.addr;
+        async move {
+            socket
+                .send_to(&packet, server)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut buf = vec![0u8; 4096];
+            tokio::time::timeout(EXCHANGE_TIMEOUT, socket.recv_from(&mut buf))
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|(len, _)| buf[..len].to_vec())
+        }
+    };
+    let first = with_cookie(query("www.gtm.test", RecordType::A), &CLIENT);
+    let reply = exchange(first.to_vec().unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|| panic!("the first query is within the burst"));
+    let held = cookie_of(&decode(&reply)).unwrap_or_else(|| panic!("no cookie"));
+    let proven = with_cookie(query("www.gtm.test", RecordType::A), &held)
+        .to_vec()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let count = 400;
+    for index in 0..count {
+        let reply = exchange(proven.clone())
+            .await
+            .unwrap_or_else(|| panic!("query {index} with a server cookie went unanswered"));
+        let reply = decode(&reply);
+        assert!(
+            !reply.answers.is_empty() && !reply.metadata.truncation,
+            "query {index}: {reply}"
+        );
+    }
+    // The same address without its cookie is limited: the burst of 5 is answered, then
+    // replies stop (each wait for one is bounded), and the node counts the drops.
+    let (dropped_before, _) = rate_limited_metrics(&server).await;
+    let bare = query("www.gtm.test", RecordType::A)
+        .to_vec()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut lost = 0;
+    for _ in 0..20 {
+        if exchange(bare.clone()).await.is_none() {
+            lost += 1;
+            break;
+        }
+    }
+    assert_eq!(lost, 1, "20 queries without the cookie were all answered");
+    let (dropped, _) = rate_limited_metrics(&server).await;
+    assert!(dropped > dropped_before, "{dropped} <= {dropped_before}");
+}

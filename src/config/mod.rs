@@ -10,6 +10,7 @@ mod admin;
 mod answer;
 mod cidr;
 mod cookie_key;
+mod dns_cookie;
 mod hash;
 mod rate_limit;
 mod raw;
@@ -39,6 +40,7 @@ pub use answer::{
     Spill,
 };
 pub use cookie_key::{COOKIE_KEY_ENV, MIN_COOKIE_KEY_CHARS};
+pub use dns_cookie::DNS_COOKIE_SECRET_ENV;
 pub use rate_limit::{
     DEFAULT_IPV4_PREFIX, DEFAULT_IPV6_PREFIX, DEFAULT_RESPONSES_PER_SECOND, DEFAULT_SLIP,
     MAX_RESPONSES_PER_SECOND, MAX_SLIP, ResponseRateLimit, default_exempt,
@@ -137,8 +139,8 @@ impl Config {
         validate::load(path, env)
     }
 
-    /// As [`Config::load_with_env`] with only `MERIDIAN_ADMIN_TOKEN` given, and
-    /// `MERIDIAN_COOKIE_KEY` unset.
+    /// As [`Config::load_with_env`] with only `MERIDIAN_ADMIN_TOKEN` given, and the other
+    /// secrets' variables unset.
     pub fn load_with_env_token(
         path: &Path,
         env_token: Option<String>,
@@ -147,7 +149,7 @@ impl Config {
             path,
             EnvSecrets {
                 admin_token: env_token,
-                cookie_key: None,
+                ..EnvSecrets::default()
             },
         )
     }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{ADMIN_TOKEN_ENV, COOKIE_KEY_ENV, ConfigError};
+use super::{ADMIN_TOKEN_ENV, COOKIE_KEY_ENV, ConfigError, DNS_COOKIE_SECRET_ENV};
 
 /// How a refused secret is shown: its length and nothing else.
 pub(super) fn redacted(secret: &str) -> String {
@@ -34,6 +34,8 @@ pub struct EnvSecrets {
     pub admin_token: Option<String>,
     /// The value of `MERIDIAN_COOKIE_KEY`.
     pub cookie_key: Option<String>,
+    /// The value of `MERIDIAN_DNS_COOKIE_SECRET`.
+    pub dns_cookie_secret: Option<String>,
 }
 
 impl EnvSecrets {
@@ -42,6 +44,7 @@ impl EnvSecrets {
         Ok(Self {
             admin_token: secret_from_env(ADMIN_TOKEN_ENV)?,
             cookie_key: secret_from_env(COOKIE_KEY_ENV)?,
+            dns_cookie_secret: secret_from_env(DNS_COOKIE_SECRET_ENV)?,
         })
     }
 }
@@ -52,6 +55,7 @@ impl fmt::Debug for EnvSecrets {
         f.debug_struct("EnvSecrets")
             .field("admin_token", &shown(&self.admin_token))
             .field("cookie_key", &shown(&self.cookie_key))
+            .field("dns_cookie_secret", &shown(&self.dns_cookie_secret))
             .finish()
     }
 }

@@ -14,8 +14,8 @@ pub(super) fn load_with_cookie_key(
     Config::load_with_env(
         main,
         EnvSecrets {
-            admin_token: None,
             cookie_key: cookie_key.map(str::to_string),
+            ..EnvSecrets::default()
         },
     )
 }

@@ -311,6 +311,55 @@ fn a_cookie_secret_is_32_hex_digits_and_never_echoed() {
             .to_string();
         assert!(error.contains("zone.cookie_secret"), "{error}");
         assert!(error.contains("32 hexadecimal digits"), "{error}");
+        assert!(error.contains("MERIDIAN_DNS_COOKIE_SECRET"), "{error}");
         assert!(!error.contains(bad), "{error} shows the secret");
     }
+}
+
+#[test]
+fn the_cookie_secret_from_the_environment_wins_over_the_file() {
+    let file_secret = "e5e973e5a6b2a43f48e7dc849e37bfcf";
+    let env_secret = "445536bcd2513298075a5d379663c962";
+    let dir = copy_config(&repo("meridian.toml"));
+    let main = dir.path().join("meridian.toml");
+    edit(&main, |t| {
+        t.replace(
+            "apex = \"gtm.test\"",
+            &format!("apex = \"gtm.test\"\ncookie_secret = \"{file_secret}\""),
+        )
+    });
+    let with_env = |value: &str| {
+        Config::load_with_env(
+            &main,
+            crate::config::EnvSecrets {
+                dns_cookie_secret: Some(value.to_string()),
+                ..crate::config::EnvSecrets::default()
+            },
+        )
+    };
+    let both = with_env(env_secret).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(both.zone.cookies, CookieSecret::from_hex(env_secret));
+    let shown = format!("{both:?}");
+    assert!(
+        !shown.contains(env_secret) && !shown.contains(file_secret),
+        "{shown}"
+    );
+    assert!(
+        both.warnings
+            .iter()
+            .any(|warning| warning.contains("zone.cookie_secret")
+                && warning.contains("MERIDIAN_DNS_COOKIE_SECRET")
+                && !warning.contains(file_secret)),
+        "{:?}",
+        both.warnings
+    );
+    // Empty means unset: the file's applies.
+    let empty = with_env("").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(empty.zone.cookies, CookieSecret::from_hex(file_secret));
+    let error = with_env("not-hex")
+        .err()
+        .unwrap_or_else(|| panic!("taken"))
+        .to_string();
+    assert!(error.contains("MERIDIAN_DNS_COOKIE_SECRET"), "{error}");
+    assert!(!error.contains("not-hex"), "{error}");
 }

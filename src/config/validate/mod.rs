@@ -25,8 +25,11 @@ use serde::de::DeserializeOwned;
 
 use super::hash::ContentHasher;
 use super::raw::{RawMain, RawRegion};
-use super::{ADMIN_TOKEN_ENV, COOKIE_KEY_ENV, Config, ConfigError, EnvSecrets, GeoSettings};
-use super::{admin, cookie_key};
+use super::{
+    ADMIN_TOKEN_ENV, COOKIE_KEY_ENV, Config, ConfigError, DNS_COOKIE_SECRET_ENV, EnvSecrets,
+    GeoSettings,
+};
+use super::{admin, cookie_key, dns_cookie};
 use crate::region::{Region, RegionId};
 
 /// DNS TTLs are 31-bit (RFC 2181 section 8).
@@ -48,7 +51,7 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
     regions::require_distinct_listen(&regions_dir, &regions)?;
     let check = Checker { file: path };
 
-    let zone = check.zone(&raw.zone)?;
+    let mut zone = check.zone(&raw.zone)?;
     let services = check.services(&raw, &zone)?;
     let answer = check.answer(&raw.answer, &services)?;
     if raw.geo.reload_check_seconds == 0 {
@@ -76,6 +79,19 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
         COOKIE_KEY_ENV,
         env.cookie_key.as_deref(),
     ));
+    warnings.extend(warnings::secret_overridden(
+        path,
+        "zone.cookie_secret",
+        raw.zone.cookie_secret.is_some(),
+        DNS_COOKIE_SECRET_ENV,
+        env.dns_cookie_secret.as_deref(),
+    ));
+    zone.cookies = dns_cookie::resolve(
+        path,
+        raw.zone.cookies,
+        raw.zone.cookie_secret,
+        env.dns_cookie_secret,
+    )?;
     let admin_token = admin::resolve(path, raw.admin.token, env.admin_token)?;
     if admin_token.is_none() {
         regions::require_loopback_status(&regions_dir, &regions)?;

@@ -9,7 +9,6 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use super::{Checker, first_duplicate};
 use crate::config::raw::{RawMain, RawZone};
 use crate::config::{ConfigError, NameServer, Service, Soa, StaticRecord, Zone};
-use crate::dns::CookieSecret;
 
 /// Record types that may be configured statically; the rest are refused by name.
 const STATIC_TYPES: [RecordType; 6] = [
@@ -136,23 +135,10 @@ impl Checker<'_> {
             }
             identity => identity.clone(),
         };
-        let cookie_secret = match &raw.cookie_secret {
-            Some(text) => Some(CookieSecret::from_hex(text).ok_or_else(|| {
-                // The secret itself stays out of the message: it may be in a shared log.
-                self.invalid(
-                    "zone.cookie_secret",
-                    format!("({} characters)", text.chars().count()),
-                    "32 hexadecimal digits (a 128-bit key), e.g. from `openssl rand -hex 16`",
-                )
-            })?),
-            None => None,
-        };
-        let cookies = raw
-            .cookies
-            .then(|| cookie_secret.unwrap_or_else(CookieSecret::of_this_process));
         let zone = Zone {
             identity,
-            cookies,
+            // With the secrets of the environment, in `load`.
+            cookies: None,
             apex,
             soa,
             name_servers,

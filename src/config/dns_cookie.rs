@@ -15,7 +15,8 @@ use crate::dns::CookieSecret;
 /// The environment variable that sets (and overrides) the DNS cookie secret.
 pub const DNS_COOKIE_SECRET_ENV: &str = "MERIDIAN_DNS_COOKIE_SECRET";
 
-const WHAT: &str = "must be 32 hexadecimal digits (a 128-bit key), e.g. from `openssl rand -hex 16`";
+const WHAT: &str =
+    "must be 32 hexadecimal digits (a 128-bit key), e.g. from `openssl rand -hex 16`";
 
 /// The effective secret: `None` when cookies are off; else the environment's when set and
 /// non-empty, then the file's, then this process's own. A malformed one is refused even

@@ -65,27 +65,35 @@ pub(super) fn load(path: &Path, env: EnvSecrets) -> Result<Config, ConfigError> 
     let health = check.region_health(&raw.health, base)?;
     let response_rate_limit = check.response_rate_limit(&raw.response_rate_limit)?;
     let mut warnings = warnings::glue_outside_regions(path, &zone, &regions);
-    warnings.extend(warnings::secret_overridden(
-        path,
-        "admin.token",
-        raw.admin.token.is_some(),
-        ADMIN_TOKEN_ENV,
-        env.admin_token.as_deref(),
-    ));
-    warnings.extend(warnings::secret_overridden(
-        path,
-        "admin.cookie_key",
-        raw.admin.cookie_key.is_some(),
-        COOKIE_KEY_ENV,
-        env.cookie_key.as_deref(),
-    ));
-    warnings.extend(warnings::secret_overridden(
-        path,
-        "zone.cookie_secret",
-        raw.zone.cookie_secret.is_some(),
-        DNS_COOKIE_SECRET_ENV,
-        env.dns_cookie_secret.as_deref(),
-    ));
+    // A secret in the file that the environment overrides is dead text on disk: say so.
+    for (key, in_file, variable, from_env) in [
+        (
+            "admin.token",
+            raw.admin.token.is_some(),
+            ADMIN_TOKEN_ENV,
+            &env.admin_token,
+        ),
+        (
+            "admin.cookie_key",
+            raw.admin.cookie_key.is_some(),
+            COOKIE_KEY_ENV,
+            &env.cookie_key,
+        ),
+        (
+            "zone.cookie_secret",
+            raw.zone.cookie_secret.is_some(),
+            DNS_COOKIE_SECRET_ENV,
+            &env.dns_cookie_secret,
+        ),
+    ] {
+        warnings.extend(warnings::secret_overridden(
+            path,
+            key,
+            in_file,
+            variable,
+            from_env.as_deref(),
+        ));
+    }
     zone.cookies = dns_cookie::resolve(
         path,
         raw.zone.cookies,

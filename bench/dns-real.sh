@@ -454,12 +454,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a /
 # in k of n)". $1 QPS|CPUQ, $2 peer, $3 workload; for QPS above 1.0 is ahead, for CPUQ below.
 paired() {
     local -n list=R_$1
-    paste -d' ' <(tr ' ' '\n' <<<"${list[meridian.$3]}" | grep .) <(tr ' ' '\n' <<<"${list[$2.$3]}" | grep .) |
-        awk -v kind="$1" '$1 > 0 && $2 > 0 {r[++n] = $1 / $2; if ((kind == "QPS") ? r[n] > 1 : r[n] < 1) ahead++}
-            END {if (!n) {print "n/a"; exit}
-                 for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) {t = r[i]; r[i] = r[j]; r[j] = t}
-                 m = (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
-                 printf "%.3f (%.3f-%.3f, ahead in %d of %d)", m, r[1], r[n], ahead, n}'
+    local ratios
+    ratios=$(paste -d' ' <(tr ' ' '\n' <<<"${list[meridian.$3]}" | grep .) <(tr ' ' '\n' <<<"${list[$2.$3]}" | grep .) |
+        awk '$1 > 0 && $2 > 0 {print $1 / $2}')
+    [[ -n $ratios ]] || { echo "n/a"; return; }
+    local ahead
+    ahead=$(awk -v kind="$1" '(kind == "QPS") ? $1 > 1 : $1 < 1' <<<"$ratios" | wc -l)
+    printf '%.3f (%.3f-%.3f, ahead in %d of %d)' "$(median <<<"$ratios")" \
+        "$(sort -g <<<"$ratios" | head -n1)" "$(sort -g <<<"$ratios" | tail -n1)" "$ahead" "$(wc -l <<<"$ratios")"
 }
 cpu_us() { awk -v c="${R_CPU[$1]:-0}" -v n="${R_ANS[$1]:-0}" 'BEGIN {if (n > 0) printf "%.2f", 1e6 * c / n; else print "n/a"}'; }
 # CPU per answered query without the server's no-load CPU over the runs' wall time. Key: s.w

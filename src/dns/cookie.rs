@@ -124,6 +124,12 @@ pub(crate) struct Judged {
     pub(crate) proven: bool,
 }
 
+/// Whether RFC 7873 section 5.2.2 allows a COOKIE option of `len` bytes: a client cookie
+/// of 8, alone or followed by a server cookie of 8 to 32.
+pub(crate) fn well_formed(len: usize) -> bool {
+    len == 8 || (16..=40).contains(&len)
+}
+
 /// A COOKIE option of a length RFC 7873 section 5.2.2 does not allow: FORMERR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Malformed;
@@ -138,8 +144,7 @@ pub(crate) fn judge(
     ip: IpAddr,
     now: u32,
 ) -> Result<Judged, Malformed> {
-    // A client cookie of 8 bytes, alone or followed by a server cookie of 8 to 32.
-    if !(option.len() == 8 || (16..=40).contains(&option.len())) {
+    if !well_formed(option.len()) {
         return Err(Malformed);
     }
     let (client, server) = option.split_at(8);

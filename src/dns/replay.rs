@@ -148,7 +148,7 @@ fn options(mut rdata: &[u8], base: usize) -> Option<(Option<Subnet>, Option<Span
         let body = rest.get(..len)?;
         match u16::from_be_bytes([*code_high, *code_low]) {
             8 if subnet.is_none() => subnet = Some(parse_subnet(body)?),
-            10 if cookie.is_none() && (len == 8 || (16..=40).contains(&len)) => {
+            10 if cookie.is_none() && cookie::well_formed(len) => {
                 cookie = Some((at + 4, len));
             }
             _ => return None,

@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{BackendArgs, ExplainArgs, RegionArgs, ReloadArgs};
+use crate::config::DNS_COOKIE_SECRET_ENV;
+use crate::dns::{CookieSecret, CookieSecrets};
 use crate::reload::Source;
 
 /// `meridian check-config`: validates everything a node would load, serves nothing.
@@ -49,6 +51,11 @@ pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<
     )?;
     writeln!(
         out,
+        "  DNS cookies: {}",
+        dns_cookies(config.zone.cookies.as_ref())
+    )?;
+    writeln!(
+        out,
         "  admin token: {}",
         if config.admin_token.is_some() {
             "set"
@@ -63,6 +70,21 @@ pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<
 }
 
 /// `meridian explain`: the decision report for one query, from the config on disk.
+/// What check-config says of the DNS cookie secrets (never the secrets themselves).
+fn dns_cookies(secrets: Option<&CookieSecrets>) -> String {
+    match secrets {
+        None => "off".to_string(),
+        Some(secrets) if *secrets == CookieSecret::of_this_process().into() => format!(
+            "on, each process draws its own secret (not shared between nodes, not kept across restarts; set {DNS_COOKIE_SECRET_ENV})"
+        ),
+        Some(secrets) if secrets.len() == 1 => "on, with the configured secret".to_string(),
+        Some(secrets) => format!(
+            "on, {} configured secrets (the first makes cookies; the rest are accepted)",
+            secrets.len()
+        ),
+    }
+}
+
 pub fn explain(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
     let source = Source {
         config: config_path.to_path_buf(),

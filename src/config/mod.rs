@@ -28,7 +28,7 @@ use std::time::Duration;
 use hickory_proto::rr::{Name, RData, RecordType};
 use ipnet::IpNet;
 
-use crate::dns::CookieSecret;
+use crate::dns::CookieSecrets;
 use crate::health::hysteresis::ProbeSettings;
 use crate::region::proxy::CookieKey;
 use crate::region::{Region, RegionId};
@@ -228,9 +228,10 @@ pub struct Zone {
     /// What this name server answers to NSID (RFC 5001) and to CH TXT `id.server` and
     /// `hostname.bind`: printable ASCII, 1 to 255 bytes. `None`: those get no identity.
     pub identity: Option<String>,
-    /// The secret of DNS cookies (RFC 7873, server cookies as RFC 9018 makes them): the
-    /// configured one, else this process's own. `None`: cookies are off.
-    pub cookies: Option<CookieSecret>,
+    /// The secrets of DNS cookies (RFC 7873, server cookies as RFC 9018 makes them): the
+    /// configured ones (the first makes cookies, the rest are accepted during a rollover),
+    /// else this process's own. `None`: cookies are off.
+    pub cookies: Option<CookieSecrets>,
 }
 
 #[derive(Debug, Clone)]

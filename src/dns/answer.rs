@@ -9,7 +9,7 @@ use hickory_proto::rr::rdata::{CNAME, NS, PTR, TXT};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::Request;
 
-use super::cookie::{self, Judged, Malformed, Secret};
+use super::cookie::{self, Judged, Malformed, Secrets};
 use super::ecs;
 use crate::decision::{self, Decision, SteeredAnswer};
 use crate::geo::ClientAddress;
@@ -70,11 +70,11 @@ pub(crate) struct AskedQuestion {
 }
 
 impl Asked {
-    /// What a parsed hickory request asks; its cookie judged with `cookies` (the secret,
+    /// What a parsed hickory request asks; its cookie judged with `cookies` (the secrets,
     /// `None` when cookies are off) at `now` when it has one.
     pub(crate) fn from_request(
         request: &Request,
-        cookies: Option<&Secret>,
+        cookies: Option<&Secrets>,
         now: impl FnOnce() -> u32,
     ) -> Self {
         let edns = request.edns.as_ref();

@@ -34,6 +34,10 @@ const RENEW_AGE: u32 = 1800;
 /// The only server cookie version there is (RFC 9018 section 4.2).
 const VERSION: u8 = 1;
 
+/// Most secrets a node holds at once: the one it makes cookies with and, during a rollover,
+/// those it still (or already) accepts.
+const MAX_SECRETS: usize = 4;
+
 /// The 128-bit SipHash-2-4 key server cookies are made with.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Secret([u8; 16]);
@@ -104,6 +108,46 @@ impl Secret {
     }
 }
 
+/// The secrets of one node: the first makes every new server cookie; the others are only
+/// accepted, so a secret can be rolled over across an anycast set without refusing the
+/// cookies resolvers hold (RFC 7873 section 7.1): every node first accepts the new secret,
+/// then makes cookies with it while accepting the old, then drops the old.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    current: Secret,
+    accepted: Box<[Secret]>,
+}
+
+impl From<Secret> for Secrets {
+    fn from(current: Secret) -> Self {
+        Self {
+            current,
+            accepted: Box::default(),
+        }
+    }
+}
+
+impl Secrets {
+    /// Reads one to [`MAX_SECRETS`] secrets of 32 hexadecimal digits, separated by commas,
+    /// the first the one new cookies are made with.
+    pub fn from_hex_list(text: &str) -> Option<Self> {
+        let mut secrets = text.split(',').map(|one| Secret::from_hex(one.trim()));
+        let current = secrets.next()??;
+        let accepted = secrets.collect::<Option<Box<[Secret]>>>()?;
+        (accepted.len() < MAX_SECRETS).then_some(Self { current, accepted })
+    }
+
+    /// How many secrets are held, the current one included.
+    pub fn len(&self) -> usize {
+        1 + self.accepted.len()
+    }
+
+    /// Never: there is always the current secret (for clippy's `len_without_is_empty`).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// The cookie clock: seconds since the epoch, modulo 2^32 (RFC 9018 uses serial number
 /// arithmetic on it, so the wrap in 2106 is harmless).
 pub fn now() -> u32 {
@@ -136,11 +180,13 @@ pub(crate) struct Malformed;
 
 /// Judges the data of a query's COOKIE option, sent from `ip` at `now`.
 ///
-/// A valid server cookie younger than half an hour is handed back as it came (the client
-/// keeps what it has, and the reply does not depend on the clock); any other gets a new one.
+/// A valid server cookie younger than half an hour, made with the current secret, is handed
+/// back as it came (the client keeps what it has, and the reply does not depend on the
+/// clock); any other gets a new one. One made with another held secret proves the address
+/// as well: a rollover never costs a resolver its exemption from rate limiting.
 pub(crate) fn judge(
     option: &[u8],
-    secret: &Secret,
+    secrets: &Secrets,
     ip: IpAddr,
     now: u32,
 ) -> Result<Judged, Malformed> {
@@ -151,14 +197,17 @@ pub(crate) fn judge(
     let client: [u8; 8] = client.try_into().map_err(|_| Malformed)?;
     let mut reply = [0u8; REPLY_LEN];
     reply[..8].copy_from_slice(&client);
-    let age = valid_age(secret, &client, server, ip, now);
-    let proven = age.is_some();
+    let current = &secrets.current;
+    let age = valid_age(current, &client, server, ip, now);
+    let proven = age.is_some()
+        || (secrets.accepted.iter())
+            .any(|other| valid_age(other, &client, server, ip, now).is_some());
     if let Some(age) = age
         && age < RENEW_AGE
     {
         reply[8..].copy_from_slice(server);
     } else {
-        reply[8..].copy_from_slice(&secret.server_cookie(&client, ip, now));
+        reply[8..].copy_from_slice(&current.server_cookie(&client, ip, now));
     }
     Ok(Judged { reply, proven })
 }

@@ -16,7 +16,7 @@ mod server;
 mod tcp;
 mod wire;
 
-pub use cookie::{Secret as CookieSecret, now as cookie_now};
+pub use cookie::{Secret as CookieSecret, Secrets as CookieSecrets, now as cookie_now};
 pub use handler::DnsHandler;
 pub use rrl::{AnswerClass, ResponseLimiter, Verdict, classify, write_slip};
 pub use server::{DnsSockets, bind, serve_udp};

@@ -7,6 +7,7 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use meridian::config::ResponseRateLimit;
+use meridian::dns::CookieSecrets;
 use meridian::telemetry::dns::AnswerPath;
 use tokio::net::UdpSocket;
 
@@ -119,6 +120,61 @@ async fn a_server_cookie_is_kept_by_its_client_and_refused_from_elsewhere() {
         );
         assert_eq!(cookie[..8], CLIENT);
     }
+}
+
+/// A secret rollover across nodes (RFC 7873 section 7.1): a node that holds the old secret
+/// only as an accepted one still takes a resolver's cookie as proof and hands it one made
+/// with its current secret, which a node that holds only the new secret takes in turn.
+#[tokio::test]
+async fn a_rolled_over_secret_still_proves_and_is_replaced() {
+    const OLD: &str = "e5e973e5a6b2a43f48e7dc849e37bfcf";
+    const NEW: &str = "445536bcd2513298075a5d379663c962";
+    let db = geo_db(CITY);
+    let node = |secrets: String| {
+        Server::start_with(&db, move |config| {
+            config.zone.cookies = CookieSecrets::from_hex_list(&secrets);
+            assert!(config.zone.cookies.is_some(), "{secrets}");
+        })
+    };
+    let old = node(OLD.to_string()).await;
+    let rolling = node(format!("{NEW}, {OLD}")).await;
+    let new = node(NEW.to_string()).await;
+    let ask = |server: &Server, cookie: &[u8]| {
+        let packet = with_cookie(query("www.gtm.test", RecordType::A), cookie)
+            .to_vec()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        let answered = server
+            .handler
+            .respond_datagram(&packet, "127.0.0.1:5353".parse().unwrap(), &mut out)
+            .unwrap_or_else(|| panic!("no reply"));
+        let cookie = cookie_of(&decode(&out)).unwrap_or_else(|| panic!("no cookie"));
+        (answered.proven, cookie)
+    };
+    let (_, from_old) = ask(&old, &CLIENT);
+    assert_eq!(from_old.len(), 24);
+    // The new-only node has never heard of the old secret: no proof, a new cookie.
+    let (proven, _) = ask(&new, &from_old);
+    assert!(
+        !proven,
+        "a secret the node does not hold proved the address"
+    );
+    // The rolling node accepts it, and replaces it with one of its current secret even
+    // though it is fresh.
+    let (proven, from_rolling) = ask(&rolling, &from_old);
+    assert!(proven, "the accepted secret did not prove the address");
+    assert_ne!(
+        from_rolling, from_old,
+        "a cookie of an accepted secret was kept"
+    );
+    assert_eq!(from_rolling[..8], CLIENT);
+    // That one is made with the new secret: the new-only node keeps it as proof.
+    let (proven, kept) = ask(&new, &from_rolling);
+    assert!(
+        proven,
+        "the rolling node's cookie was not made with its first secret"
+    );
+    assert_eq!(kept, from_rolling);
 }
 
 /// RFC 7873 section 5.2.2: a COOKIE option of any other length is FORMERR, with OPT and

@@ -1,7 +1,7 @@
 //! Bad values, duplicates and missing files are refused, naming file, key and value.
 
 use super::*;
-use crate::dns::CookieSecret;
+use crate::dns::{CookieSecret, CookieSecrets};
 
 #[test]
 fn bad_values_name_file_key_and_value() {
@@ -286,7 +286,10 @@ fn dns_cookies_are_on_with_the_configured_secret_or_the_process_own() {
     let secret = "e5e973e5a6b2a43f48e7dc849e37bfcf";
     let configured =
         zone_with(&format!("cookie_secret = \"{secret}\"")).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(configured.zone.cookies, CookieSecret::from_hex(secret));
+    assert_eq!(
+        configured.zone.cookies,
+        CookieSecret::from_hex(secret).map(Into::into)
+    );
     // Without one, every load of this process has the same (a reload keeps the cookies
     // handed out valid), and it is not the configured one.
     let first = zone_with("").unwrap_or_else(|e| panic!("{e}"));
@@ -296,6 +299,29 @@ fn dns_cookies_are_on_with_the_configured_secret_or_the_process_own() {
     assert_ne!(first.zone.cookies, configured.zone.cookies);
     let off = zone_with("cookies = false").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(off.zone.cookies, None);
+}
+
+#[test]
+fn a_rollover_lists_up_to_four_cookie_secrets_the_first_making_cookies() {
+    let (new, old) = (
+        "445536bcd2513298075a5d379663c962",
+        "e5e973e5a6b2a43f48e7dc849e37bfcf",
+    );
+    let rolling =
+        zone_with(&format!("cookie_secret = \"{new}, {old}\"")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rolling.zone.cookies,
+        CookieSecrets::from_hex_list(&format!("{new},{old}"))
+    );
+    assert_eq!(rolling.zone.cookies.map(|secrets| secrets.len()), Some(2));
+    let five = [new; 5].join(",");
+    let error = zone_with(&format!("cookie_secret = \"{five}\""))
+        .err()
+        .unwrap_or_else(|| panic!("five secrets were taken"))
+        .to_string();
+    assert!(error.contains("zone.cookie_secret"), "{error}");
+    assert!(error.contains("up to 4"), "{error}");
+    assert!(!error.contains(new), "{error} shows the secret");
 }
 
 #[test]
@@ -338,7 +364,10 @@ fn the_cookie_secret_from_the_environment_wins_over_the_file() {
         )
     };
     let both = with_env(env_secret).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(both.zone.cookies, CookieSecret::from_hex(env_secret));
+    assert_eq!(
+        both.zone.cookies,
+        CookieSecret::from_hex(env_secret).map(Into::into)
+    );
     let shown = format!("{both:?}");
     assert!(
         !shown.contains(env_secret) && !shown.contains(file_secret),
@@ -355,7 +384,10 @@ fn the_cookie_secret_from_the_environment_wins_over_the_file() {
     );
     // Empty means unset: the file's applies.
     let empty = with_env("").unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(empty.zone.cookies, CookieSecret::from_hex(file_secret));
+    assert_eq!(
+        empty.zone.cookies,
+        CookieSecret::from_hex(file_secret).map(Into::into)
+    );
     let error = with_env("not-hex")
         .err()
         .unwrap_or_else(|| panic!("taken"))

@@ -246,7 +246,7 @@ fn full(
         Transport::Tcp => Protocol::Tcp,
     };
     let scan = wire::scan(packet);
-    let answered = Answered {
+    let mut answered = Answered {
         transport,
         qtype: scan
             .first_question
@@ -259,19 +259,30 @@ fn full(
         proven: false,
     };
     let stream = transport == Transport::Tcp;
+    // RFC 7873 section 5.2: a FORMERR carries our cookie too, unless the cookie is what is
+    // wrong (then there is none to give).
+    let mut formerr = |out: &mut Vec<u8>| {
+        let cookie = (scan.cookie(packet))
+            .zip(view.config.zone.cookies.as_ref())
+            .and_then(|(option, secrets)| {
+                cookie::judge(option, secrets, src.ip(), clock.now()).ok()
+            });
+        answered.proven = cookie.is_some_and(|cookie| cookie.proven);
+        let cookie = cookie.map(|cookie| cookie.reply);
+        wire::write_error(packet, &scan, 1, scan.limit(stream), cookie.as_ref(), out);
+        Some((answered, None))
+    };
     // A compressed question name can only point back into the header (it is the first name
     // of the message), which is never a name a client meant; echoed as it came it would point
     // at the reply's header instead. Knot refuses it too. More than one question: RFC 9619.
     if scan.compressed_question || scan.questions > 1 {
-        wire::write_error(packet, &scan, 1, scan.limit(stream), out);
-        return Some((answered, None));
+        return formerr(out);
     }
     let Ok(request) = Request::from_bytes(packet.to_vec(), src, protocol) else {
         // The header is readable, so the client can be told its message is malformed, with
         // its question and an OPT record where those could be read (RFC 6891 section
         // 6.1.1: a query with OPT gets OPT in every response).
-        wire::write_error(packet, &scan, 1, scan.limit(stream), out);
-        return Some((answered, None));
+        return formerr(out);
     };
     let question = (request.queries.len() == 1).then(|| request.queries.as_bytes());
     let asked = Asked::from_request(&request, view.config.zone.cookies.as_ref(), || clock.now());
@@ -309,11 +320,13 @@ fn answer_into(
             // Any client can send what makes this fail: not a warning per packet.
             tracing::debug!(%error, src = %asked.src, "cannot encode a reply");
             let scan = wire::scan(packet);
+            let cookie = asked.cookie.ok().flatten().map(|cookie| cookie.reply);
             wire::write_error(
                 packet,
                 &scan,
                 2,
                 scan.limit(transport == Transport::Tcp),
+                cookie.as_ref(),
                 out,
             );
             answered.rcode = u16::from(ResponseCode::ServFail);

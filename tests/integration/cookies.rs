@@ -3,9 +3,9 @@
 //! FORMERR, cookies can be turned off, and a resolver that proves its address with a server
 //! cookie is never rate-limited while a spoofed flood from the same address still is.
 
-use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::RecordType;
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{EdnsCode, EdnsOption};
+use hickory_proto::rr::{Name, RecordType};
 use meridian::config::ResponseRateLimit;
 use meridian::dns::CookieSecrets;
 use meridian::telemetry::dns::AnswerPath;
@@ -200,6 +200,47 @@ async fn a_cookie_of_a_wrong_length_is_formerr() {
             "{len} bytes: OPT in every reply to OPT"
         );
         assert_eq!(reply.queries.len(), 1, "{len} bytes: the question is kept");
+    }
+}
+
+/// RFC 7873 section 5.2: errors carry our cookie too. Two questions (RFC 9619) and a
+/// question hickory cannot read are FORMERR, a held cookie still proves the address there,
+/// over UDP and TCP.
+#[tokio::test]
+async fn a_formerr_carries_the_server_cookie() {
+    let server = Server::start(CITY).await;
+    let held = cookie_of(
+        &server
+            .udp(&with_cookie(query("www.gtm.test", RecordType::A), &CLIENT))
+            .await,
+    )
+    .unwrap_or_else(|| panic!("no cookie"));
+    let mut two = with_cookie(query("www.gtm.test", RecordType::A), &held);
+    two.add_query(Query::query(
+        Name::from_ascii("gtm.test.").unwrap_or_else(|e| panic!("{e}")),
+        RecordType::NS,
+    ));
+    for (transport, reply) in [
+        ("udp", server.udp(&two).await),
+        ("tcp", server.tcp(&two).await),
+    ] {
+        assert_eq!(
+            reply.metadata.response_code,
+            ResponseCode::FormErr,
+            "{transport}"
+        );
+        assert_eq!(cookie_of(&reply), Some(held.clone()), "{transport}");
+    }
+    let packet = two.to_vec().unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    for (source, proven) in [("127.0.0.1:5353", true), ("127.0.0.2:5353", false)] {
+        let answered = server
+            .handler
+            .respond_datagram(&packet, source.parse().unwrap(), &mut out)
+            .unwrap_or_else(|| panic!("no reply"));
+        assert_eq!(answered.proven, proven, "from {source}");
+        let cookie = cookie_of(&decode(&out)).unwrap_or_else(|| panic!("from {source}: none"));
+        assert_eq!(cookie[..8], CLIENT, "from {source}");
     }
 }
 

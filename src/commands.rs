@@ -69,7 +69,6 @@ pub fn check_config(path: &Path, geo_override: Option<&Path>) -> anyhow::Result<
     Ok(())
 }
 
-/// `meridian explain`: the decision report for one query, from the config on disk.
 /// What check-config says of the DNS cookie secrets (never the secrets themselves).
 fn dns_cookies(secrets: Option<&CookieSecrets>) -> String {
     match secrets {
@@ -85,6 +84,7 @@ fn dns_cookies(secrets: Option<&CookieSecrets>) -> String {
     }
 }
 
+/// `meridian explain`: the decision report for one query, from the config on disk.
 pub fn explain(config_path: &Path, args: &ExplainArgs) -> anyhow::Result<()> {
     let source = Source {
         config: config_path.to_path_buf(),

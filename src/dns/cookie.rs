@@ -138,13 +138,8 @@ impl Secrets {
     }
 
     /// How many secrets are held, the current one included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         1 + self.accepted.len()
-    }
-
-    /// Never: there is always the current secret (for clippy's `len_without_is_empty`).
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -166,6 +161,14 @@ pub(crate) struct Judged {
     /// The query carried a server cookie we made for this client and address, within its
     /// lifetime.
     pub(crate) proven: bool,
+}
+
+/// Appends the COOKIE option carrying `reply` (code, length, data) to an OPT record's data,
+/// as every path that writes OPT by hand does.
+pub(crate) fn write_option(reply: &[u8; REPLY_LEN], out: &mut Vec<u8>) {
+    out.extend_from_slice(&OPTION.to_be_bytes());
+    out.extend_from_slice(&(REPLY_LEN as u16).to_be_bytes());
+    out.extend_from_slice(reply);
 }
 
 /// Whether RFC 7873 section 5.2.2 allows a COOKIE option of `len` bytes: a client cookie

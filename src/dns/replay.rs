@@ -483,9 +483,7 @@ pub(crate) fn patch(
         }
     }
     if let Some(cookie) = cookie {
-        out.extend_from_slice(&cookie::OPTION.to_be_bytes());
-        out.extend_from_slice(&(cookie::REPLY_LEN as u16).to_be_bytes());
-        out.extend_from_slice(&cookie.reply);
+        cookie::write_option(&cookie.reply, out);
     }
 }
 

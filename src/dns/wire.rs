@@ -200,9 +200,7 @@ pub(crate) fn write_error(
         out.extend_from_slice(&[0, 0, if opt.dnssec_ok { 0x80 } else { 0 }, 0]);
         out.extend_from_slice(&(options_len as u16).to_be_bytes());
         if let Some(cookie) = cookie {
-            out.extend_from_slice(&cookie::OPTION.to_be_bytes());
-            out.extend_from_slice(&(cookie::REPLY_LEN as u16).to_be_bytes());
-            out.extend_from_slice(cookie);
+            cookie::write_option(cookie, out);
         }
     }
 }
